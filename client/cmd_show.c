@@ -1,0 +1,313 @@
+/*
+ * cmd_show.c - `doctor show ID [--json]`: everything the daemon knows of
+ * one incident, for a person to read: headline, source and its context,
+ * counts and times, the exception chain, the frames (your code marked
+ * apart from libraries), the error as it was displayed, the lines before
+ * it, and where it occurred.
+ *
+ * Text from the watched programs is printed through format_terminal_safe:
+ * colours survive on a terminal, other escape sequences never reach it.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE     /* asprintf */
+#endif
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "args.h"
+#include "doctor.h"
+#include "format.h"
+#include "incident_view.h"
+
+static const char *text_of(const json_t *obj, const char *key)
+{
+	return json_string_value(json_object_get(obj, key));
+}
+
+/* text with every line indented by two spaces; colours kept if asked. */
+static void print_block(const char *text, bool colours)
+{
+	char *safe = format_terminal_safe(text, colours);
+	const char *line, *end;
+
+	if (!safe)
+		return;
+	for (line = safe; *line; line = *end ? end + 1 : end) {
+		end = line + strcspn(line, "\n");
+		printf("  %.*s\n", (int)(end - line), line);
+	}
+	if (colours)
+		fputs("\033[0m", stdout);
+	free(safe);
+}
+
+static void print_times(const json_t *inc, double now)
+{
+	char first[32], last[32], first_ago[32], last_ago[32], *line;
+	double first_seen = json_number_value(json_object_get(inc, "first_seen"));
+	double last_seen = json_number_value(json_object_get(inc, "last_seen"));
+	json_int_t count = json_integer_value(json_object_get(inc, "count"));
+
+	format_timestamp(first_seen, first, sizeof(first));
+	format_timestamp(last_seen, last, sizeof(last));
+	format_relative_time(now, first_seen, first_ago, sizeof(first_ago));
+	format_relative_time(now, last_seen, last_ago, sizeof(last_ago));
+	if (asprintf(&line, "%" JSON_INTEGER_FORMAT " time%s", count,
+	             count == 1 ? "" : "s") >= 0) {
+		doctor_print_field("seen", line);
+		free(line);
+	}
+	printf("%-12s %s (%s)\n", "first seen", first, first_ago);
+	printf("%-12s %s (%s)\n", "last seen", last, last_ago);
+}
+
+/* A context value: strings as they are, argv as a command line, the
+ * rest as compact JSON. */
+static void print_context_value(const char *key, const json_t *value)
+{
+	char **argv, *text = NULL;
+	size_t i, n;
+
+	if (json_is_string(value)) {
+		doctor_print_field(key, json_string_value(value));
+		return;
+	}
+	if (strcmp(key, "argv") == 0 && json_is_array(value)) {
+		n = json_array_size(value);
+		argv = calloc(n + 1, sizeof(*argv));
+		for (i = 0; argv && i < n; i++)
+			argv[i] = (char *)(json_string_value(json_array_get(value, i)) ?: "?");
+		text = argv ? format_command_line(argv) : NULL;
+		free(argv);
+		key = "command line";
+	} else {
+		text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+	}
+	doctor_print_field(key, text ? text : "?");
+	free(text);
+}
+
+static void print_source(const json_t *src)
+{
+	static const char *const known[] = { "cwd", "python", "virtualenv" };
+	const json_t *context = json_object_get(src, "context");
+	const json_t *value;
+	const char *key;
+	char *line;
+	size_t i;
+
+	if (!json_is_object(src)) {
+		doctor_print_field("source", "none (reported without one)");
+		return;
+	}
+	if (asprintf(&line, "%s %s (#%" JSON_INTEGER_FORMAT ")", text_of(src, "kind") ?: "?",
+	             text_of(src, "name") ?: "-",
+	             json_integer_value(json_object_get(src, "id"))) >= 0) {
+		doctor_print_field("source", line);
+		free(line);
+	}
+	/* cwd, python, virtualenv may sit beside the context or inside it */
+	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (text_of(src, known[i]) && !json_object_get(context, known[i]))
+			doctor_print_field(known[i], text_of(src, known[i]));
+	json_object_foreach((json_t *)context, key, value)
+		if (!json_is_null(value))
+			print_context_value(key, value);
+}
+
+static void print_extra(const json_t *extra)
+{
+	const json_t *value;
+	const char *key;
+
+	json_object_foreach((json_t *)extra, key, value)
+		print_context_value(key, value);
+}
+
+static void print_chain(const json_t *chain)
+{
+	const json_t *link;
+	char *safe;
+	size_t i;
+
+	if (json_array_size(chain) == 0)
+		return;
+	printf("\nChain (oldest first, each leading to the next):\n");
+	json_array_foreach(chain, i, link) {
+		safe = format_fit(json_string_value(link) ?: "?", 0);
+		printf("  %s\n", safe ? safe : "?");
+		free(safe);
+	}
+}
+
+static void print_frames(const json_t *frames)
+{
+	const json_t *frame;
+	json_int_t line;
+	const char *function;
+	char *file, *func;
+	size_t i;
+
+	if (json_array_size(frames) == 0)
+		return;
+	printf("\nFrames (outermost first; > marks your code, the rest is libraries):\n");
+	json_array_foreach(frames, i, frame) {
+		file = format_fit(text_of(frame, "file") ?: "?", 0);
+		function = text_of(frame, "function");
+		func = function ? format_fit(function, 0) : NULL;
+		line = json_integer_value(json_object_get(frame, "line"));
+		printf("  %c %s", json_is_true(json_object_get(frame, "library")) ? ' ' : '>',
+		       file ? file : "?");
+		if (line > 0)
+			printf(":%" JSON_INTEGER_FORMAT, line);
+		if (func)
+			printf(" in %s", func);
+		putchar('\n');
+		free(file);
+		free(func);
+	}
+}
+
+/* The error as displayed (colours kept) on a terminal, else its text. */
+static void print_error_text(const json_t *inc)
+{
+	bool tty = isatty(STDOUT_FILENO);
+	const char *raw = text_of(inc, "raw"), *text = text_of(inc, "text");
+
+	if (!raw && !text)
+		return;
+	printf("\nError:\n");
+	if (tty && raw)
+		print_block(raw, true);
+	else
+		print_block(text ? text : raw, false);
+}
+
+static void print_context_lines(const json_t *context)
+{
+	bool tty = isatty(STDOUT_FILENO);
+	const json_t *line;
+	size_t i;
+
+	if (json_is_string(context) && *json_string_value(context)) {
+		printf("\nContext (the lines before the error):\n");
+		print_block(json_string_value(context), tty);
+	} else if (json_array_size(context) > 0) {
+		printf("\nContext (the lines before the error):\n");
+		json_array_foreach(context, i, line)
+			if (json_is_string(line))
+				print_block(json_string_value(line), tty);
+	}
+}
+
+static void print_occurrences(const json_t *occurrences)
+{
+	const json_t *occ;
+	char at[32], *name;
+	size_t i;
+
+	if (json_array_size(occurrences) == 0)
+		return;
+	printf("\nOccurrences:\n");
+	json_array_foreach(occurrences, i, occ) {
+		format_timestamp(json_number_value(json_object_get(occ, "at")), at, sizeof(at));
+		name = format_fit(text_of(occ, "source_name") ?: "-", 0);
+		printf("  %s  %s", at, name ? name : "?");
+		if (json_integer_value(json_object_get(occ, "source_id")) > 0)
+			printf(" (#%" JSON_INTEGER_FORMAT ")",
+			       json_integer_value(json_object_get(occ, "source_id")));
+		putchar('\n');
+		free(name);
+	}
+}
+
+static void print_incident(const json_t *inc)
+{
+	char *headline = incident_view_headline(inc), *safe;
+	const json_t *extra = json_object_get(inc, "extra");
+
+	safe = headline ? format_fit(headline, 0) : NULL;
+	printf("Incident %" JSON_INTEGER_FORMAT ": %s\n",
+	       json_integer_value(json_object_get(inc, "id")), safe ? safe : "?");
+	free(headline);
+	free(safe);
+	doctor_print_field("state", text_of(inc, "state") ?: "-");
+	doctor_print_field("detector", text_of(inc, "detector") ?: "-");
+	doctor_print_field("signature", text_of(inc, "signature") ?: "-");
+	print_times(inc, incident_view_now());
+	print_source(json_object_get(inc, "source"));
+	if (json_is_object(extra))
+		print_extra(extra);
+	print_chain(json_object_get(inc, "chain"));
+	print_frames(json_object_get(inc, "frames"));
+	print_error_text(inc);
+	print_context_lines(json_object_get(inc, "context"));
+	print_occurrences(json_object_get(inc, "occurrences"));
+}
+
+static int cmd_show(const struct doctor_globals *g, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct rpc_client *c = NULL;
+	json_t *result = NULL, *incident;
+	bool as_json = false;
+	long id;
+	int opt, rc;
+
+	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		if (opt == 'j')
+			as_json = true;
+		else if (opt == 'h')
+			return doctor_command_help(&cmd_show_entry);
+		else
+			return doctor_bad_option(&cmd_show_entry);
+	}
+	if (argc - optind != 1)
+		return doctor_usage_error(&cmd_show_entry, "show: expected one incident ID");
+	if (args_parse_long(argv[optind], 1, LONG_MAX, &id) < 0)
+		return doctor_usage_error(&cmd_show_entry,
+		                          "show: '%s' is not an incident ID (a number)", argv[optind]);
+	if (doctor_connect(g, &c) < 0)
+		return DOCTOR_EXIT_NO_DAEMON;
+	rc = doctor_call(c, "incident.get", json_pack("{s:I}", "id", (json_int_t)id), &result);
+	incident = json_object_get(result, "incident");
+	if (rc == 0 && !json_is_object(incident)) {
+		rc = -EBADMSG;
+		doctor_report_failure(c, rc, NULL);
+	}
+	if (rc == 0 && as_json)
+		rc = doctor_print_json(incident);
+	else if (rc == 0)
+		print_incident(incident);
+	json_decref(result);
+	rpc_client_free(c);
+	return doctor_exit_status(rc);
+}
+
+const struct doctor_command cmd_show_entry = {
+	.name = "show",
+	.summary = "show everything about one incident",
+	.usage =
+	"doctor show ID [--json]\n"
+	"\n"
+	"Show incident ID in full: the exception and message, state, detector,\n"
+	"how often and when it was seen, its source (kind, name, working\n"
+	"directory, Python, command line), the exception chain, the frames\n"
+	"(> marks your code, the others are libraries), the error as it was\n"
+	"displayed (with its colours on a terminal), the lines before it and\n"
+	"its latest occurrences.\n"
+	"\n"
+	"Options:\n"
+	"  --json      print the full incident as JSON\n"
+	"  -h, --help  show this help",
+	.run = cmd_show,
+};

@@ -1,0 +1,53 @@
+/*
+ * api_incident.c - reading incidents: incident.list and incident.get.
+ */
+#include <errno.h>
+#include <stdint.h>
+
+#include "api.h"
+#include "conn.h"
+#include "protocol.h"
+#include "rpc.h"
+
+void api_incident_list(struct conn *c, json_t *id, json_t *params)
+{
+	store_query q = { 0 };
+	json_int_t limit = 50, before = 0, source = 0;
+	const char *exception = NULL;
+	json_t *list = NULL;
+
+	if (rpc_param_int(c, id, params, "limit", false, 1, 1000, &limit) < 0 ||
+	    rpc_param_int(c, id, params, "before", false, 1, INT64_MAX, &before) < 0 ||
+	    rpc_param_int(c, id, params, "source", false, 1, INT64_MAX, &source) < 0 ||
+	    rpc_param_string(c, id, params, "exception", false, &exception) < 0)
+		return;
+	q.limit = (int)limit;
+	q.before_id = before;
+	q.source_id = source;
+	q.exception = exception;
+	if (store_incident_list(c->d->st, &q, &list) < 0) {
+		rpc_error(c, id, RPC_STORE_ERROR, "cannot list incidents: the store failed", NULL);
+		return;
+	}
+	rpc_result(c, id, json_pack("{s:o}", "incidents", list));
+}
+
+void api_incident_get(struct conn *c, json_t *id, json_t *params)
+{
+	json_int_t iid = 0;
+	json_t *incident = NULL;
+	int rc;
+
+	if (rpc_param_int(c, id, params, "id", true, 1, INT64_MAX, &iid) < 0)
+		return;
+	rc = store_incident_get(c->d->st, iid, &incident);
+	if (rc == -ENOENT) {
+		rpc_error(c, id, RPC_UNKNOWN_INCIDENT, "unknown incident", json_pack("{s:I}", "id", iid));
+		return;
+	}
+	if (rc < 0) {
+		rpc_error(c, id, RPC_STORE_ERROR, "cannot read the incident: the store failed", NULL);
+		return;
+	}
+	rpc_result(c, id, json_pack("{s:o}", "incident", incident));
+}

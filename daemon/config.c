@@ -1,0 +1,476 @@
+/*
+ * config.c - doctord's configuration: one table of keys that drives the
+ * defaults, the YAML file, the environment and every error message.
+ *
+ * Each setting is declared once in cfg_config_keys[] with its dotted key,
+ * type, bounds, default and help. The default is written as it would be in
+ * the file and parsed by the same code, so a default can never be out of its
+ * own bounds. This file holds the table, the parsing of values, defaults and
+ * the environment; config_yaml.c walks a YAML file against the same table.
+ *
+ * Changing a setting, or adding one, is one line here (plus its field in
+ * config.h, etc/doctor.yaml and docs/configuration.md).
+ */
+#include "config_internal.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------------
+ * The table
+ */
+
+#define KiB 1024LL
+#define MiB (1024LL * KiB)
+#define GiB (1024LL * MiB)
+#define SOCKET_PATH_MAX ((long long)sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
+#define FIELD(f) offsetof(doctor_config, f)
+
+static const char *const log_level_names[] = {
+	[LOG_ERROR] = "error", [LOG_WARN] = "warn",
+	[LOG_INFO] = "info", [LOG_DEBUG] = "debug", NULL
+};
+
+const struct cfg_key cfg_config_keys[] = {
+	{ "socket", CFG_PATH, FIELD(socket_path), 0, SOCKET_PATH_MAX, NULL,
+	  .help = "Unix socket to listen on (default: $XDG_RUNTIME_DIR/doctor/doctord.sock)" },
+	{ "data_dir", CFG_PATH, FIELD(data_dir), 0, PATH_MAX - 1, NULL,
+	  .help = "where doctor.db lives (default: $XDG_DATA_HOME/doctor)" },
+	{ "log_level", CFG_ENUM, FIELD(log_level), 0, 0, "info",
+	  .choices = log_level_names, .help = "error, warn, info or debug" },
+	{ "limits.max_message_bytes", CFG_SIZE, FIELD(max_message_bytes),
+	  1 * KiB, 1 * GiB, "1MiB", .help = "longest JSON-RPC line accepted" },
+	{ "limits.max_connections", CFG_INT, FIELD(max_connections),
+	  1, 65536, "256", .help = "clients connected at once" },
+	{ "limits.max_output_bytes", CFG_SIZE, FIELD(max_output_bytes),
+	  64 * KiB, 1 * GiB, "16MiB",
+	  .help = "unsent output queued for one client before it is dropped" },
+	{ "limits.max_sources", CFG_INT, FIELD(max_sources),
+	  1, 1000000, "1024", .help = "sources open at once" },
+	{ "sources.context_lines", CFG_INT, FIELD(context_lines),
+	  0, 100000, "200", .help = "recent lines remembered per source" },
+	{ "sources.max_line_bytes", CFG_SIZE, FIELD(max_line_bytes),
+	  256, 16 * MiB, "64KiB", .help = "longer lines are cut" },
+	{ "sources.settle_ms", CFG_INT, FIELD(settle_ms),
+	  0, 60000, "30", .help = "quiet time before a pending error is complete" },
+	{ "detect.python", CFG_BOOL, FIELD(detect_python), 0, 0, "true",
+	  .help = "detect Python tracebacks" },
+	{ "detect.shell", CFG_BOOL, FIELD(detect_shell), 0, 0, "true",
+	  .help = "detect shell errors (command not found...)" },
+	{ "incidents.context_lines", CFG_INT, FIELD(incident_context_lines),
+	  0, 10000, "50", .help = "source lines stored with an incident" },
+	{ "watch.poll_ms", CFG_INT, FIELD(watch_poll_ms), 10, 60000, "250",
+	  .help = "how often followed files are checked" },
+	{ "watch.files", CFG_WATCHES, FIELD(watch), 0, 10000, NULL,
+	  .count_offset = FIELD(nwatch),
+	  .help = "log files to follow: paths or {path, name, from_start}" },
+};
+
+/* The keys of one watch.files entry, relative to a config_watch. */
+const struct cfg_key cfg_watch_keys[] = {
+	{ "path", CFG_PATH, offsetof(config_watch, path), 0, PATH_MAX - 1, NULL,
+	  .help = "the file to follow" },
+	{ "name", CFG_STRING, offsetof(config_watch, name), 0, 0, NULL,
+	  .help = "the source's name (default: the path)" },
+	{ "from_start", CFG_BOOL, offsetof(config_watch, from_start), 0, 0, "false",
+	  .help = "read what the file already holds" },
+};
+
+#define NKEYS(table) (sizeof(table) / sizeof((table)[0]))
+
+const size_t cfg_config_nkeys = NKEYS(cfg_config_keys);
+const size_t cfg_watch_nkeys = NKEYS(cfg_watch_keys);
+
+const struct cfg_key *cfg_find_key(const struct cfg_key *table, size_t n,
+                                   const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(table[i].key, key) == 0)
+			return &table[i];
+	return NULL;
+}
+
+bool cfg_is_section(const char *key)
+{
+	size_t len = strlen(key), i;
+
+	for (i = 0; i < NKEYS(cfg_config_keys); i++)
+		if (strncmp(cfg_config_keys[i].key, key, len) == 0 &&
+		    cfg_config_keys[i].key[len] == '.')
+			return true;
+	return false;
+}
+
+/* ------------------------------------------------------------------------
+ * Values: parsing text for a key, and what a key expects
+ */
+
+/* The home directory for ~ expansion; borrowed, NULL if unknown. */
+static const char *home_dir(void)
+{
+	const char *home = getenv("HOME");
+	struct passwd *pw;
+
+	if (home && *home)
+		return home;
+	pw = getpwuid(getuid());
+	return pw && pw->pw_dir && *pw->pw_dir ? pw->pw_dir : NULL;
+}
+
+/* "~" and "~/x" become $HOME and $HOME/x; the result must be absolute and
+ * at most max bytes. */
+static int parse_path(const char *text, long long max, char **out)
+{
+	const char *home;
+	char *path;
+
+	if (text[0] == '~' && (text[1] == '\0' || text[1] == '/')) {
+		home = home_dir();
+		if (!home || asprintf(&path, "%s%s", home, text + 1) < 0)
+			return home ? -ENOMEM : -EINVAL;
+	} else {
+		path = strdup(text);
+		if (!path)
+			return -ENOMEM;
+	}
+	if (path[0] != '/' || (long long)strlen(path) > max) {
+		free(path);
+		return -EINVAL;
+	}
+	*out = path;
+	return 0;
+}
+
+static int parse_int(const char *text, long long min, long long max,
+                     long long *out)
+{
+	char *end;
+	long long v;
+
+	if (!(*text == '-' || *text == '+' || (*text >= '0' && *text <= '9')))
+		return -EINVAL;
+	errno = 0;
+	v = strtoll(text, &end, 10);
+	if (errno || end == text || *end || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* A byte count: digits, an optional space, an optional binary suffix. */
+static int parse_size(const char *text, long long min, long long max,
+                      long long *out)
+{
+	static const struct { const char *suffix; long long mult; } units[] = {
+		{ "", 1 }, { "B", 1 }, { "K", KiB }, { "KiB", KiB },
+		{ "M", MiB }, { "MiB", MiB }, { "G", GiB }, { "GiB", GiB },
+	};
+	unsigned long long v;
+	char *end;
+	size_t i;
+
+	if (*text < '0' || *text > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(text, &end, 10);
+	if (errno)
+		return -EINVAL;
+	if (*end == ' ')
+		end++;
+	for (i = 0; i < NKEYS(units); i++) {
+		if (strcasecmp(end, units[i].suffix) != 0)
+			continue;
+		if (v > (unsigned long long)max / (unsigned long long)units[i].mult)
+			return -EINVAL;
+		v *= (unsigned long long)units[i].mult;
+		if ((long long)v < min)
+			return -EINVAL;
+		*out = (long long)v;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static int parse_bool(const char *text, bool *out)
+{
+	static const char *const yes[] = { "true", "yes", "on" };
+	static const char *const no[] = { "false", "no", "off" };
+	size_t i;
+
+	for (i = 0; i < NKEYS(yes); i++) {
+		if (strcasecmp(text, yes[i]) == 0 || strcasecmp(text, no[i]) == 0) {
+			*out = strcasecmp(text, yes[i]) == 0;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static int parse_enum(const char *const *choices, const char *text, long long *out)
+{
+	long long i;
+
+	for (i = 0; choices[i]; i++) {
+		if (strcasecmp(text, choices[i]) == 0) {
+			*out = i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+int cfg_parse_value(const struct cfg_key *k, const char *text,
+                       union cfg_value *val)
+{
+	switch (k->type) {
+	case CFG_PATH:
+		return parse_path(text, k->max, &val->str);
+	case CFG_STRING:
+		val->str = strdup(text);
+		return val->str ? 0 : -ENOMEM;
+	case CFG_INT:
+		return parse_int(text, k->min, k->max, &val->num);
+	case CFG_SIZE:
+		return parse_size(text, k->min, k->max, &val->num);
+	case CFG_BOOL:
+		return parse_bool(text, &val->flag);
+	case CFG_ENUM:
+		return parse_enum(k->choices, text, &val->num);
+	case CFG_WATCHES:
+		break;
+	}
+	return -EINVAL;
+}
+
+void cfg_describe_expected(const struct cfg_key *k, char *buf, size_t size)
+{
+	size_t used, i;
+
+	switch (k->type) {
+	case CFG_PATH:
+		snprintf(buf, size, "an absolute path (or one starting with ~/) "
+		         "of at most %lld bytes", k->max);
+		break;
+	case CFG_STRING:
+		snprintf(buf, size, "a string");
+		break;
+	case CFG_INT:
+		snprintf(buf, size, "an integer from %lld to %lld", k->min, k->max);
+		break;
+	case CFG_SIZE:
+		snprintf(buf, size, "an integer from %lld to %lld or a size like "
+		         "64KiB or 1MiB", k->min, k->max);
+		break;
+	case CFG_BOOL:
+		snprintf(buf, size, "true or false (or yes/no, on/off)");
+		break;
+	case CFG_ENUM:
+		used = (size_t)snprintf(buf, size, "one of");
+		for (i = 0; k->choices[i] && used < size; i++)
+			used += (size_t)snprintf(buf + used, size - used, "%s %s",
+			                         i ? "," : "", k->choices[i]);
+		break;
+	case CFG_WATCHES:
+		snprintf(buf, size, "a list of at most %lld files, each a path or "
+		         "a mapping {path, name, from_start}", k->max);
+		break;
+	}
+}
+
+void cfg_store_value(const struct cfg_key *k, void *base, union cfg_value *val)
+{
+	void *field = (char *)base + k->offset;
+
+	switch (k->type) {
+	case CFG_PATH:
+	case CFG_STRING:
+		free(*(char **)field);
+		*(char **)field = val->str;
+		break;
+	case CFG_INT:
+	case CFG_ENUM:
+		*(int *)field = (int)val->num;
+		break;
+	case CFG_SIZE:
+		*(size_t *)field = (size_t)val->num;
+		break;
+	case CFG_BOOL:
+		*(bool *)field = val->flag;
+		break;
+	case CFG_WATCHES:
+		break;
+	}
+}
+
+/* Cut at a UTF-8 boundary, so the message stays valid UTF-8. */
+const char *cfg_quote(const char *text, char *buf, size_t size)
+{
+	size_t cut = 57;
+
+	if (strlen(text) <= 60) {
+		snprintf(buf, size, "'%s'", text);
+		return buf;
+	}
+	while (cut > 0 && ((unsigned char)text[cut] & 0xc0) == 0x80)
+		cut--;
+	snprintf(buf, size, "'%.*s...'", (int)cut, text);
+	return buf;
+}
+
+/* ------------------------------------------------------------------------
+ * Whole configurations: defaults, copies, freeing
+ */
+
+void cfg_watches_free(config_watch *list, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(list[i].path);
+		free(list[i].name);
+	}
+	free(list);
+}
+
+void config_free(doctor_config *c)
+{
+	if (!c)
+		return;
+	free(c->socket_path);
+	free(c->data_dir);
+	cfg_watches_free(c->watch, c->nwatch);
+	free(c->loaded_from);
+	memset(c, 0, sizeof(*c));
+}
+
+int config_defaults(doctor_config *c)
+{
+	union cfg_value val;
+	size_t i;
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	for (i = 0; i < NKEYS(cfg_config_keys); i++) {
+		if (!cfg_config_keys[i].def)
+			continue;   /* stays NULL / empty */
+		rc = cfg_parse_value(&cfg_config_keys[i], cfg_config_keys[i].def, &val);
+		if (rc < 0) {
+			config_free(c);
+			return rc;  /* -ENOMEM, or a default out of its own bounds */
+		}
+		cfg_store_value(&cfg_config_keys[i], c, &val);
+	}
+	return 0;
+}
+
+static char *strdup_or_null(const char *s, bool *failed)
+{
+	char *copy = s ? strdup(s) : NULL;
+
+	if (s && !copy)
+		*failed = true;
+	return copy;
+}
+
+int cfg_copy(doctor_config *dst, const doctor_config *src)
+{
+	bool failed = false;
+	size_t i;
+
+	*dst = *src;
+	dst->socket_path = strdup_or_null(src->socket_path, &failed);
+	dst->data_dir = strdup_or_null(src->data_dir, &failed);
+	dst->loaded_from = strdup_or_null(src->loaded_from, &failed);
+	dst->watch = src->nwatch ? calloc(src->nwatch, sizeof(*dst->watch)) : NULL;
+	if (src->nwatch && !dst->watch) {
+		dst->nwatch = 0;
+		failed = true;
+	}
+	for (i = 0; dst->watch && i < src->nwatch; i++) {
+		dst->watch[i].path = strdup_or_null(src->watch[i].path, &failed);
+		dst->watch[i].name = strdup_or_null(src->watch[i].name, &failed);
+		dst->watch[i].from_start = src->watch[i].from_start;
+	}
+	if (failed) {
+		config_free(dst);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Log levels
+ */
+
+int config_parse_log_level(const char *s)
+{
+	long long level;
+
+	if (!s || parse_enum(log_level_names, s, &level) < 0)
+		return -EINVAL;
+	return (int)level;
+}
+
+const char *config_log_level_name(int level)
+{
+	if (level < LOG_ERROR || level > LOG_DEBUG)
+		return "unknown";
+	return log_level_names[level];
+}
+
+/* ------------------------------------------------------------------------
+ * The environment
+ */
+
+int config_apply_env(doctor_config *c, char **err)
+{
+	static const struct { const char *var, *key; } vars[] = {
+		{ "DOCTOR_SOCKET", "socket" },
+		{ "DOCTOR_DATA_DIR", "data_dir" },
+		{ "DOCTOR_LOG_LEVEL", "log_level" },
+	};
+	const struct cfg_key *k;
+	union cfg_value val;
+	doctor_config tmp;
+	char want[160], got[80];
+	const char *text;
+	size_t i;
+	int rc;
+
+	*err = NULL;
+	rc = cfg_copy(&tmp, c);
+	for (i = 0; rc == 0 && i < NKEYS(vars); i++) {
+		text = getenv(vars[i].var);
+		if (!text || !*text)
+			continue;       /* unset and empty alike: not overridden */
+		k = cfg_find_key(cfg_config_keys, cfg_config_nkeys, vars[i].key);
+		rc = cfg_parse_value(k, text, &val);
+		if (rc == 0) {
+			cfg_store_value(k, &tmp, &val);
+		} else if (rc == -EINVAL) {
+			cfg_describe_expected(k, want, sizeof(want));
+			if (asprintf(err, "%s: expected %s, got %s", vars[i].var, want,
+			             cfg_quote(text, got, sizeof(got))) < 0) {
+				*err = NULL;
+				rc = -ENOMEM;
+			}
+		}
+	}
+	if (rc < 0) {
+		config_free(&tmp);
+		return rc;
+	}
+	config_free(c);
+	*c = tmp;
+	return 0;
+}

@@ -1,0 +1,68 @@
+/*
+ * config.h - doctord's configuration: defaults, the YAML file, environment.
+ *
+ * The file is YAML read with libyaml (etc/doctor.yaml is the documented
+ * default). Every key is declared in one table in config.c (key, type, bounds,
+ * help); unknown keys and values of the wrong type are errors naming the file,
+ * line and key, e.g.  "doctor.yaml:12: limits.max_message_bytes: expected an
+ * integer from 1024 to 1073741824, got 'big'".
+ * Precedence, highest first: command line, environment, file, defaults.
+ */
+#ifndef DOCTOR_CONFIG_H
+#define DOCTOR_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
+
+typedef struct config_watch {
+	char *path;          /* owned */
+	char *name;          /* owned, may be NULL (then the path is the name) */
+	bool from_start;
+} config_watch;
+
+typedef struct doctor_config {
+	char *socket_path;        /* NULL: paths_socket() */
+	char *data_dir;           /* NULL: paths_data_dir() */
+	int log_level;            /* LOG_* ; key log_level: error|warn|info|debug */
+	/* limits: */
+	size_t max_message_bytes; /* limits.max_message_bytes, default 1 MiB */
+	int max_connections;      /* limits.max_connections, default 256 */
+	size_t max_output_bytes;  /* limits.max_output_bytes: per-connection unsent
+	                             replies/notifications before a slow client is
+	                             dropped, default 16 MiB */
+	int max_sources;          /* limits.max_sources, default 1024 */
+	/* sources: */
+	int context_lines;        /* sources.context_lines: ring size, default 200 */
+	size_t max_line_bytes;    /* sources.max_line_bytes, default 65536 */
+	int settle_ms;            /* sources.settle_ms: quiet time before a pending
+	                             error is completed, default 30 */
+	/* detect: */
+	bool detect_python;       /* detect.python, default true */
+	bool detect_shell;        /* detect.shell, default true */
+	/* incidents: */
+	int incident_context_lines; /* incidents.context_lines: lines kept with an
+	                               incident, default 50 */
+	/* watch: */
+	int watch_poll_ms;        /* watch.poll_ms, default 250 */
+	config_watch *watch;      /* watch.files: list of {path, name, from_start} */
+	size_t nwatch;
+	char *loaded_from;        /* path of the file read, NULL if none; owned */
+} doctor_config;
+
+/* Fill with defaults. Returns 0 or -ENOMEM. */
+int config_defaults(doctor_config *c);
+/* Read path over c. A missing file is -ENOENT (callers decide whether that
+ * matters); a bad file is -EINVAL with *err set to a newly allocated message
+ * ("FILE:LINE: KEY: what is wrong"). c is left unchanged on error. */
+int config_load_file(doctor_config *c, const char *path, char **err);
+/* Apply DOCTOR_SOCKET, DOCTOR_DATA_DIR, DOCTOR_LOG_LEVEL. -EINVAL with *err
+ * on a bad value. */
+int config_apply_env(doctor_config *c, char **err);
+void config_free(doctor_config *c);
+/* "error" | "warn" | "info" | "debug" -> LOG_*, or -EINVAL. */
+int config_parse_log_level(const char *s);
+const char *config_log_level_name(int level);
+
+#endif

@@ -1,0 +1,72 @@
+/*
+ * config_internal.h - the key table and value helpers shared by config.c
+ * (table, defaults, environment) and config_yaml.c (the YAML file).
+ *
+ * Not for use outside the configuration code: the daemon sees config.h.
+ */
+#ifndef DOCTOR_CONFIG_INTERNAL_H
+#define DOCTOR_CONFIG_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+
+enum cfg_type {
+	CFG_PATH,      /* absolute path, ~/ expanded; char * */
+	CFG_STRING,    /* any text; char * */
+	CFG_INT,       /* int within [min, max] */
+	CFG_SIZE,      /* size_t within [min, max]; 1MiB, 512KiB, 64K... */
+	CFG_BOOL,      /* true/false, yes/no, on/off */
+	CFG_ENUM,      /* one of choices; int index */
+	CFG_WATCHES,   /* watch.files: config_watch array + count */
+};
+
+/* One setting. The table is the single description of the configuration:
+ * defaults, parsing, bounds and messages all come from it. */
+struct cfg_key {
+	const char *key;        /* dotted, as written in the file */
+	enum cfg_type type;
+	size_t offset;          /* of the field in its struct */
+	long long min, max;     /* INT, SIZE: bounds; PATH: max length;
+	                           WATCHES: max entries */
+	const char *def;        /* default in file syntax; NULL: unset (NULL) */
+	const char *const *choices;  /* ENUM: NULL-terminated names */
+	size_t count_offset;    /* WATCHES: offset of the count field */
+	const char *help;
+};
+
+/* Settings of doctor_config, and the keys of one watch.files entry
+ * (relative to a config_watch). */
+extern const struct cfg_key cfg_config_keys[];
+extern const size_t cfg_config_nkeys;
+extern const struct cfg_key cfg_watch_keys[];
+extern const size_t cfg_watch_nkeys;
+
+union cfg_value {
+	char *str;          /* PATH, STRING: owned */
+	long long num;      /* INT, SIZE, ENUM */
+	bool flag;          /* BOOL */
+};
+
+/* The entry of table for key, or NULL. */
+const struct cfg_key *cfg_find_key(const struct cfg_key *table, size_t n,
+                                   const char *key);
+/* True if key is a section: the part before a dot of some setting. */
+bool cfg_is_section(const char *key);
+/* Parse text as a value for k: 0, -EINVAL if it is not one (word the
+ * error with cfg_describe_expected()), or -ENOMEM. */
+int cfg_parse_value(const struct cfg_key *k, const char *text,
+                    union cfg_value *val);
+/* What k accepts, for "expected <this>, got ..." messages. */
+void cfg_describe_expected(const struct cfg_key *k, char *buf, size_t size);
+/* Put a parsed value into its field (base + k->offset), taking ownership
+ * of strings and freeing what was there. */
+void cfg_store_value(const struct cfg_key *k, void *base, union cfg_value *val);
+/* 'text' for a message, shortened past 60 bytes. Returns buf. */
+const char *cfg_quote(const char *text, char *buf, size_t size);
+void cfg_watches_free(config_watch *list, size_t n);
+/* Deep copy of src into dst. 0 or -ENOMEM (dst then holds nothing). */
+int cfg_copy(doctor_config *dst, const doctor_config *src);
+
+#endif

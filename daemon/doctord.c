@@ -1,0 +1,164 @@
+/*
+ * doctord.c - the daemon's lifecycle: start (store, detectors, socket,
+ * watches), reload on SIGHUP, and a clean stop that lets every connection
+ * and source finish before the loop ends.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "detect.h"
+#include "filewatch.h"
+#include "log.h"
+#include "paths.h"
+#include "server.h"
+#include "source.h"
+
+double doctord_now(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+static void apply_detectors(const doctor_config *cfg)
+{
+	static const char *const shell[] = {
+		"shell.command_not_found", "shell.permission_denied",
+		"shell.no_space", "shell.address_in_use", NULL,
+	};
+
+	dr_registry_enable("python.traceback", cfg->detect_python);
+	for (const char *const *n = shell; *n; n++)
+		dr_registry_enable(*n, cfg->detect_shell);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	struct doctord *d = h->data;
+
+	if (signum == SIGHUP) {
+		doctord_reload(d);
+		return;
+	}
+	log_info("signal %d: shutting down", signum);
+	doctord_stop(d);
+}
+
+static void start_signal(struct doctord *d, uv_signal_t *h, int signum)
+{
+	uv_signal_init(d->loop, h);
+	h->data = d;
+	uv_signal_start(h, on_signal, signum);
+	uv_unref((uv_handle_t *)h);   /* signals alone do not keep the loop alive */
+}
+
+int doctord_start(struct doctord *d)
+{
+	int rc;
+
+	list_init(&d->conns);
+	list_init(&d->sources);
+	list_init(&d->watches);
+	d->started_at = doctord_now();
+	if ((rc = paths_mkdir_p(d->data_dir, 0700)) < 0) {
+		log_error("cannot create data directory %s: %s", d->data_dir, strerror(-rc));
+		return rc;
+	}
+	if ((rc = store_open(d->db_path, &d->st)) < 0) {
+		/* store_errmsg(NULL) tells why the last store_open failed */
+		log_error("cannot open the store %s: %s", d->db_path, store_errmsg(NULL));
+		return rc;
+	}
+	if ((rc = dr_registry_add_builtins()) < 0)
+		return rc;
+	apply_detectors(&d->cfg);
+	if ((rc = server_listen(d)) < 0)
+		return rc;
+	start_signal(d, &d->sigterm, SIGTERM);
+	start_signal(d, &d->sigint, SIGINT);
+	start_signal(d, &d->sighup, SIGHUP);
+	d->signals_started = true;
+	filewatch_start_all(d);
+	log_info("doctord %s listening on %s (data in %s)", PACKAGE_VERSION, d->socket_path,
+	         d->data_dir);
+	return 0;
+}
+
+void doctord_stop(struct doctord *d)
+{
+	struct list_head *pos, *tmp;
+
+	if (d->stopping)
+		return;
+	d->stopping = true;
+	server_close(d);
+	filewatch_stop_all(d);
+	list_for_each_safe(pos, tmp, &d->conns)
+		conn_close(list_entry(pos, struct conn, link));
+	list_for_each_safe(pos, tmp, &d->sources)
+		source_close(list_entry(pos, struct source, link));
+	if (d->signals_started) {
+		uv_close((uv_handle_t *)&d->sigterm, NULL);
+		uv_close((uv_handle_t *)&d->sigint, NULL);
+		uv_close((uv_handle_t *)&d->sighup, NULL);
+	}
+}
+
+int doctord_reload(struct doctord *d)
+{
+	doctor_config next;
+	char *err = NULL;
+	int rc;
+
+	if ((rc = config_defaults(&next)) < 0)
+		return rc;
+	if (d->config_path) {
+		rc = config_load_file(&next, d->config_path, &err);
+		if (rc == -ENOENT && !d->config_explicit)
+			rc = 0;
+	}
+	if (rc == 0)
+		rc = config_apply_env(&next, &err);
+	if (rc < 0) {
+		log_error("reload: keeping the running configuration: %s",
+		          err ? err : strerror(-rc));
+		free(err);
+		config_free(&next);
+		return rc;
+	}
+	if (d->log_level_override >= 0)
+		next.log_level = d->log_level_override;
+	if ((next.socket_path && strcmp(next.socket_path, d->socket_path) != 0) ||
+	    (next.data_dir && strcmp(next.data_dir, d->data_dir) != 0))
+		log_warn("reload: socket and data_dir changes take effect at the next start");
+	config_free(&d->cfg);
+	d->cfg = next;
+	log_set_level(d->cfg.log_level);
+	apply_detectors(&d->cfg);
+	filewatch_sync_config(d);
+	log_info("configuration reloaded%s%s", d->cfg.loaded_from ? " from " : "",
+	         d->cfg.loaded_from ? d->cfg.loaded_from : "");
+	return 0;
+}
+
+void doctord_free(struct doctord *d)
+{
+	store_close(d->st);
+	d->st = NULL;
+	dr_registry_clear();
+	config_free(&d->cfg);
+	free(d->config_path);
+	free(d->socket_path);
+	free(d->data_dir);
+	free(d->db_path);
+	free(d->lock_path);
+	if (d->lock_fd > 0)
+		close(d->lock_fd);
+}

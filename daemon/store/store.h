@@ -1,0 +1,89 @@
+/*
+ * store.h - doctor's SQLite store: sources, incidents, occurrences, watches.
+ *
+ * One database file (doctor.db under the data dir) in WAL mode. The schema is
+ * versioned with PRAGMA user_version and migrated forward on open; a database
+ * from a newer doctor is refused (-EPROTO) rather than damaged.
+ *
+ * JSON in and out uses jansson. Ownership: json_t arguments are borrowed;
+ * json_t results are new references the caller must json_decref().
+ * All functions return 0 or a negative errno (-EIO for an SQLite failure,
+ * with the message available from store_errmsg()).
+ */
+#ifndef DOCTOR_STORE_H
+#define DOCTOR_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#define STORE_SCHEMA_VERSION 1
+
+typedef struct store store;
+
+/* Open (creating if needed) the database at path. */
+int store_open(const char *path, store **out);
+void store_close(store *st);
+/* Last SQLite error message of this handle (borrowed, never NULL). */
+const char *store_errmsg(const store *st);
+
+/* A source as opened by a client. Strings may be NULL. */
+typedef struct store_source {
+	const char *kind;        /* notebook | command | log | shell */
+	const char *name;
+	const char *cwd;
+	const char *python;      /* interpreter path */
+	const char *virtualenv;
+	json_t *context;         /* the whole context object as sent; may be NULL */
+	double opened_at;        /* unix time, seconds */
+} store_source;
+
+int store_source_add(store *st, const store_source *src, int64_t *id_out);
+int store_source_close(store *st, int64_t id, double closed_at);
+
+/* One occurrence of an error. `error` is dr_error_to_json()'s object:
+ * {detector, exception, message, frames, chain, text, raw, extra}. */
+typedef struct store_occurrence {
+	const char *signature;   /* 16 hex digits */
+	json_t *error;
+	int64_t source_id;       /* 0 when not from a source */
+	const char *context;     /* recent lines of the source before the error (raw) */
+	double at;
+} store_occurrence;
+
+/* Insert a new incident for an unseen signature, or count a repeat of a
+ * known one (count+1, last_seen, last source/context updated). Every call adds
+ * an occurrence row. On success *id_out is the incident id, *is_new tells
+ * which case happened and *count_out the new count. */
+int store_record(store *st, const store_occurrence *occ,
+                 int64_t *id_out, bool *is_new, int64_t *count_out);
+
+/* Summary of one incident: {id, signature, detector, exception, message,
+ * count, first_seen, last_seen, state, source:{id,kind,name}}. -ENOENT if
+ * unknown. */
+int store_incident_summary(store *st, int64_t id, json_t **out);
+/* Everything: the summary plus frames, chain, text, raw, extra, context,
+ * source:{id,kind,name,cwd,python,virtualenv,context}, and occurrences:
+ * [{source_id, source_name, at}] (latest 100). -ENOENT if unknown. */
+int store_incident_get(store *st, int64_t id, json_t **out);
+
+typedef struct store_query {
+	int limit;            /* <= 0: 50; capped at 1000 */
+	int64_t before_id;    /* 0: newest first from the top */
+	int64_t source_id;    /* 0: any source; else incidents seen in that source */
+	const char *exception; /* NULL: any */
+} store_query;
+/* Array of summaries, newest (by last_seen) first. */
+int store_incident_list(store *st, const store_query *q, json_t **out);
+/* Incidents with an occurrence in source_id, as an array of summaries
+ * ordered by id. */
+int store_incidents_of_source(store *st, int64_t source_id, json_t **out);
+int store_count_incidents(store *st, int64_t *out);
+
+/* Followed log files, kept across restarts. */
+int store_watch_add(store *st, const char *path, const char *name, bool from_start);
+int store_watch_remove(store *st, const char *path);    /* -ENOENT if absent */
+/* Array of {path, name, from_start}. */
+int store_watch_list(store *st, json_t **out);
+
+#endif

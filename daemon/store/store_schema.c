@@ -1,0 +1,183 @@
+/*
+ * store_schema.c - the store's tables and how a database is brought up to
+ * date.
+ *
+ * The schema version lives in PRAGMA user_version. migrations[i] turns a
+ * version i database into version i + 1; each step runs in its own
+ * transaction together with the version bump, so a crash leaves either the
+ * old or the new schema, never half of one. A database whose version is
+ * newer than STORE_SCHEMA_VERSION was written by a newer doctor: it is
+ * refused with -EPROTO and not touched.
+ *
+ * To change the schema: append a script to migrations[] and raise
+ * STORE_SCHEMA_VERSION in store.h. Never edit a script that has shipped.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "store_internal.h"
+
+/* Version 0 -> 1: the initial tables. Times are Unix seconds (REAL);
+ * columns noted JSON hold jansson's compact text. */
+static const char schema_v1[] =
+	"CREATE TABLE sources ("
+	"  id          INTEGER PRIMARY KEY,"
+	"  kind        TEXT,"
+	"  name        TEXT,"
+	"  cwd         TEXT,"
+	"  python      TEXT,"
+	"  virtualenv  TEXT,"
+	"  context     TEXT,"                     /* JSON object as sent */
+	"  opened_at   REAL NOT NULL,"
+	"  closed_at   REAL"
+	");"
+	"CREATE TABLE incidents ("
+	"  id              INTEGER PRIMARY KEY,"
+	"  signature       TEXT NOT NULL UNIQUE,"
+	"  detector        TEXT,"
+	"  exception       TEXT,"
+	"  message         TEXT,"
+	"  frames          TEXT,"                 /* JSON array */
+	"  chain           TEXT,"                 /* JSON array */
+	"  text            TEXT,"
+	"  raw             TEXT,"
+	"  extra           TEXT,"                 /* JSON, NULL if none */
+	"  context         TEXT,"                 /* lines before the latest */
+	"  first_seen      REAL NOT NULL,"
+	"  last_seen       REAL NOT NULL,"
+	"  count           INTEGER NOT NULL DEFAULT 1,"
+	"  state           TEXT NOT NULL DEFAULT 'open',"
+	"  first_source_id INTEGER REFERENCES sources(id) ON DELETE SET NULL,"
+	"  last_source_id  INTEGER REFERENCES sources(id) ON DELETE SET NULL"
+	");"
+	"CREATE INDEX incidents_by_last_seen ON incidents(last_seen, id);"
+	"CREATE INDEX incidents_by_exception ON incidents(exception);"
+	"CREATE TABLE occurrences ("
+	"  id          INTEGER PRIMARY KEY,"
+	"  incident_id INTEGER NOT NULL"
+	"              REFERENCES incidents(id) ON DELETE CASCADE,"
+	"  source_id   INTEGER REFERENCES sources(id) ON DELETE SET NULL,"
+	"  at          REAL NOT NULL,"
+	"  context     TEXT"
+	");"
+	"CREATE INDEX occurrences_by_incident ON occurrences(incident_id, at);"
+	"CREATE INDEX occurrences_by_source ON occurrences(source_id, incident_id);"
+	"CREATE TABLE watches ("
+	"  path       TEXT PRIMARY KEY NOT NULL,"
+	"  name       TEXT,"
+	"  from_start INTEGER NOT NULL DEFAULT 0,"
+	"  added_at   REAL NOT NULL"
+	"             DEFAULT ((julianday('now') - 2440587.5) * 86400.0)"
+	");";
+
+static const char *const migrations[] = {
+	schema_v1,
+};
+
+_Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_SCHEMA_VERSION,
+               "one migration per schema version");
+
+static int exec_sql(store *st, const char *sql)
+{
+	int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+
+	return rc == SQLITE_OK ? 0 : store_fail(st, rc);
+}
+
+static int read_user_version(store *st, int *out)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	rc = sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &stmt, NULL);
+	if (rc != SQLITE_OK)
+		return store_fail(st, rc);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		*out = sqlite3_column_int(stmt, 0);
+		rc = 0;
+	} else {
+		rc = store_fail(st, rc);
+	}
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+static int write_user_version(store *st, int version)
+{
+	char sql[64];
+
+	/* PRAGMA takes no bound parameters; the number is ours. */
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", version);
+	return exec_sql(st, sql);
+}
+
+/* A database from a newer doctor (or not ours at all): keep out. */
+static int refuse_version(store *st, int version)
+{
+	store_set_errmsg(st, "database schema version %d is not one this doctor "
+	                 "knows (it knows up to %d); refusing to touch it",
+	                 version, STORE_SCHEMA_VERSION);
+	return -EPROTO;
+}
+
+/* One transaction: look at the version and apply the next migration, if
+ * any. *current is set when there is nothing left to do. */
+static int migrate_one(store *st, bool *current)
+{
+	int version = 0;
+	int rc;
+
+	rc = store_begin(st);
+	if (rc < 0)
+		return rc;
+	rc = read_user_version(st, &version);
+	if (rc < 0)
+		goto out;
+	if (version < 0 || version > STORE_SCHEMA_VERSION) {
+		rc = refuse_version(st, version);
+		goto out;
+	}
+	if (version == STORE_SCHEMA_VERSION) {
+		*current = true;
+		goto out;
+	}
+	rc = exec_sql(st, migrations[version]);
+	if (rc == 0)
+		rc = write_user_version(st, version + 1);
+out:
+	if (rc == 0)
+		rc = store_commit(st);
+	if (rc < 0)
+		store_rollback(st);
+	return rc;
+}
+
+int store_schema_prepare(store *st)
+{
+	bool current = false;
+	int version = 0;
+	int rc;
+
+	/* Wait for another writer (a second doctord, the sqlite3 shell) rather
+	 * than failing at once with SQLITE_BUSY. */
+	sqlite3_busy_timeout(st->db, 5000);
+	rc = exec_sql(st, "PRAGMA foreign_keys = ON");
+	/* The first read of the file: a file that is not a database fails here
+	 * ("file is not a database"), and a newer one is refused before the
+	 * journal mode below writes to its header. migrate_one() checks again
+	 * under the write lock. */
+	if (rc == 0)
+		rc = read_user_version(st, &version);
+	if (rc == 0 && (version < 0 || version > STORE_SCHEMA_VERSION))
+		rc = refuse_version(st, version);
+	/* WAL: readers never block the daemon's writes, and with
+	 * synchronous=NORMAL a commit costs no fsync (durable at checkpoint). */
+	if (rc == 0)
+		rc = exec_sql(st, "PRAGMA journal_mode = WAL;"
+		                  "PRAGMA synchronous = NORMAL;");
+	while (rc == 0 && !current)
+		rc = migrate_one(st, &current);
+	return rc;
+}

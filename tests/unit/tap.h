@@ -1,0 +1,70 @@
+/*
+ * tap.h - a tiny TAP producer for doctor's C unit tests.
+ *
+ * Each test program prints "1..N" at the end (tap_done) and one "ok"/"not ok"
+ * line per check; automake's tap-driver.sh counts them. Header-only so each
+ * test program stays a single file.
+ */
+#ifndef DOCTOR_TAP_H
+#define DOCTOR_TAP_H
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int tap_n, tap_failed;
+
+/* Record one check; returns cond so callers can chain diagnostics. */
+__attribute__((format(printf, 2, 3), unused))
+static int tap_ok(int cond, const char *fmt, ...)
+{
+	va_list ap;
+	tap_n++;
+	if (!cond)
+		tap_failed++;
+	printf("%sok %d - ", cond ? "" : "not ", tap_n);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	fflush(stdout);
+	return cond;
+}
+
+/* A diagnostic line ("# ..."), shown by the driver in the log. */
+__attribute__((format(printf, 1, 2), unused))
+static void tap_diag(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("# ", stdout);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+}
+
+#define tap_is_str(got, want, name)                                        \
+	do {                                                                   \
+		const char *g_ = (got), *w_ = (want);                              \
+		if (!tap_ok(g_ && w_ ? strcmp(g_, w_) == 0 : g_ == w_, "%s", name)) \
+			tap_diag("got '%s', want '%s'", g_ ? g_ : "(null)",           \
+			         w_ ? w_ : "(null)");                                  \
+	} while (0)
+
+#define tap_is_int(got, want, name)                                        \
+	do {                                                                   \
+		long long g_ = (got), w_ = (want);                                 \
+		if (!tap_ok(g_ == w_, "%s", name))                                 \
+			tap_diag("got %lld, want %lld", g_, w_);                      \
+	} while (0)
+
+/* Print the plan and return the exit status for main(). */
+__attribute__((unused))
+static int tap_done(void)
+{
+	printf("1..%d\n", tap_n);
+	return tap_failed ? 1 : 0;
+}
+
+#endif

@@ -1,0 +1,504 @@
+/*
+ * test_config.c - the configuration loader and the path helpers.
+ *
+ * Data-driven: every folder tests/cases/config/<case>/ holds input.yaml and
+ * expected, a JSON object that is either {"error": "FILE:LINE: ..."} (the
+ * exact message, the file's path written as FILE) or the values of interest
+ * by dotted key ({"limits.max_connections": 8, "watch.files": [...]}).
+ * Then: etc/doctor.yaml equals the defaults, a failed load changes nothing,
+ * environment overrides, and paths.h's rules for each environment.
+ *
+ * HOME is set to /home/tester so that "~/" expands predictably.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <ftw.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "config.h"
+#include "config_internal.h"
+#include "paths.h"
+#include "tap.h"
+
+#define TEST_HOME "/home/tester"
+
+/* The whole configuration as {dotted key: value}: what the cases compare.
+ * Written out by hand (not from config.c's table) so the table's offsets
+ * are checked too. New reference. */
+static json_t *config_to_json(const doctor_config *c)
+{
+	json_t *files = json_array();
+	size_t i;
+
+	for (i = 0; i < c->nwatch; i++)
+		json_array_append_new(files, json_pack("{s:s, s:s?, s:b}",
+		                      "path", c->watch[i].path, "name", c->watch[i].name,
+		                      "from_start", c->watch[i].from_start));
+	return json_pack("{s:s?, s:s?, s:s, s:I, s:i, s:I, s:i, s:i, s:I, s:i,"
+	                 " s:b, s:b, s:i, s:i, s:o}",
+	                 "socket", c->socket_path,
+	                 "data_dir", c->data_dir,
+	                 "log_level", config_log_level_name(c->log_level),
+	                 "limits.max_message_bytes", (json_int_t)c->max_message_bytes,
+	                 "limits.max_connections", c->max_connections,
+	                 "limits.max_output_bytes", (json_int_t)c->max_output_bytes,
+	                 "limits.max_sources", c->max_sources,
+	                 "sources.context_lines", c->context_lines,
+	                 "sources.max_line_bytes", (json_int_t)c->max_line_bytes,
+	                 "sources.settle_ms", c->settle_ms,
+	                 "detect.python", c->detect_python,
+	                 "detect.shell", c->detect_shell,
+	                 "incidents.context_lines", c->incident_context_lines,
+	                 "watch.poll_ms", c->watch_poll_ms,
+	                 "watch.files", files);
+}
+
+/* True if a and b hold the same settings (loaded_from aside). */
+static int config_equal(const doctor_config *a, const doctor_config *b)
+{
+	json_t *ja = config_to_json(a), *jb = config_to_json(b);
+	int eq = json_equal(ja, jb);
+
+	json_decref(ja);
+	json_decref(jb);
+	return eq;
+}
+
+/* msg with the first occurrence of path replaced by "FILE". Owned. */
+static char *replace_path(const char *msg, const char *path)
+{
+	const char *at = strstr(msg, path);
+	char *out;
+
+	if (!at)
+		return strdup(msg);
+	if (asprintf(&out, "%.*sFILE%s", (int)(at - msg), msg, at + strlen(path)) < 0)
+		return NULL;
+	return out;
+}
+
+static void check_values(const char *name, const doctor_config *c, json_t *expected)
+{
+	json_t *got = config_to_json(c), *want;
+	const char *key;
+	char *g, *w;
+
+	json_object_foreach(expected, key, want) {
+		json_t *value = json_object_get(got, key);
+
+		if (tap_ok(value && json_equal(value, want), "%s: %s", name, key))
+			continue;
+		g = value ? json_dumps(value, JSON_ENCODE_ANY) : strdup("(no such key)");
+		w = json_dumps(want, JSON_ENCODE_ANY);
+		tap_diag("got %s, want %s", g, w);
+		free(g);
+		free(w);
+	}
+	json_decref(got);
+}
+
+static void run_case(const char *dir, const char *name)
+{
+	doctor_config c, defaults;
+	char input[2048], expected_path[2048];
+	json_t *expected;
+	json_error_t jerr;
+	char *err = NULL, *shown;
+	int rc;
+
+	snprintf(input, sizeof(input), "%s/%s/input.yaml", dir, name);
+	snprintf(expected_path, sizeof(expected_path), "%s/%s/expected", dir, name);
+	expected = json_load_file(expected_path, 0, &jerr);
+	if (!tap_ok(json_is_object(expected), "%s: expected file is a JSON object", name)) {
+		tap_diag("%s:%d: %s", expected_path, jerr.line, jerr.text);
+		json_decref(expected);
+		return;
+	}
+	config_defaults(&c);
+	config_defaults(&defaults);
+	rc = config_load_file(&c, input, &err);
+	if (json_object_get(expected, "error")) {
+		shown = err ? replace_path(err, input) : NULL;
+		tap_is_int(rc, -EINVAL, name);
+		tap_is_str(shown, json_string_value(json_object_get(expected, "error")), name);
+		tap_ok(config_equal(&c, &defaults) && !c.loaded_from,
+		       "%s: the configuration is unchanged", name);
+		free(shown);
+	} else {
+		if (!tap_ok(rc == 0, "%s: loads", name))
+			tap_diag("rc %d: %s", rc, err ? err : "(no message)");
+		check_values(name, &c, expected);
+	}
+	free(err);
+	json_decref(expected);
+	config_free(&c);
+	config_free(&defaults);
+}
+
+static int compare_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Every case folder, in name order. Returns how many ran. */
+static int run_cases(const char *cases)
+{
+	char dir[1024];
+	char *names[256];
+	struct dirent *de;
+	size_t n = 0, i;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/config", cases);
+	d = opendir(dir);
+	if (!d)
+		return 0;
+	while ((de = readdir(d)) && n < 256)
+		if (de->d_name[0] != '.')
+			names[n++] = strdup(de->d_name);
+	closedir(d);
+	qsort(names, n, sizeof(names[0]), compare_names);
+	for (i = 0; i < n; i++) {
+		run_case(dir, names[i]);
+		free(names[i]);
+	}
+	return (int)n;
+}
+
+/* ------------------------------------------------------------------------ */
+
+static void test_default_file(const char *cases)
+{
+	doctor_config c, defaults;
+	char path[1024];
+	char *err = NULL;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/../../etc/doctor.yaml", cases);
+	config_defaults(&defaults);
+	config_defaults(&c);
+	/* Start from something else, so that every key must come from the file. */
+	c.max_connections = 3;
+	c.detect_shell = false;
+	c.log_level = LOG_DEBUG;
+	c.max_line_bytes = 999;
+	c.socket_path = strdup("/run/elsewhere.sock");
+	c.watch = calloc(1, sizeof(*c.watch));
+	c.watch[0].path = strdup("/var/log/old.log");
+	c.nwatch = 1;
+	rc = config_load_file(&c, path, &err);
+	if (!tap_ok(rc == 0, "etc/doctor.yaml loads"))
+		tap_diag("rc %d: %s", rc, err ? err : "");
+	tap_ok(config_equal(&c, &defaults), "etc/doctor.yaml holds exactly the defaults");
+	tap_is_str(c.loaded_from, path, "loaded_from names the file");
+	free(err);
+	config_free(&c);
+	config_free(&defaults);
+}
+
+/* The whole of a small text file, or NULL. Owned. */
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *text = NULL;
+	size_t size = 0;
+	ssize_t n;
+
+	if (!f)
+		return NULL;
+	n = getdelim(&text, &size, '\0', f);
+	fclose(f);
+	if (n < 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+/* The key table is the reference: every key it declares must be in the
+ * documentation's table and in etc/doctor.yaml, and have help text. */
+static void test_documented(const char *cases)
+{
+	char path[1024], needle[128];
+	char *docs, *yaml;
+	const char *key, *leaf;
+	size_t i;
+	int missing = 0;
+
+	snprintf(path, sizeof(path), "%s/../../docs/configuration.md", cases);
+	docs = slurp(path);
+	snprintf(path, sizeof(path), "%s/../../etc/doctor.yaml", cases);
+	yaml = slurp(path);
+	tap_ok(docs && yaml, "read docs/configuration.md and etc/doctor.yaml");
+	for (i = 0; docs && yaml && i < cfg_config_nkeys; i++) {
+		key = cfg_config_keys[i].key;
+		leaf = strrchr(key, '.') ? strrchr(key, '.') + 1 : key;
+		snprintf(needle, sizeof(needle), "| `%s` |", key);
+		if (!strstr(docs, needle) || !cfg_config_keys[i].help ||
+		    !*cfg_config_keys[i].help) {
+			tap_diag("%s is not in the documentation's table or has no help", key);
+			missing++;
+		}
+		snprintf(needle, sizeof(needle), "%s:", leaf);
+		if (!strstr(yaml, needle)) {
+			tap_diag("%s is not in etc/doctor.yaml", key);
+			missing++;
+		}
+	}
+	tap_is_int(missing, 0, "every key is documented");
+	free(docs);
+	free(yaml);
+}
+
+static void test_defaults(void)
+{
+	doctor_config c;
+
+	tap_is_int(config_defaults(&c), 0, "defaults");
+	tap_ok(c.socket_path == NULL && c.data_dir == NULL && c.loaded_from == NULL,
+	       "socket and data_dir default to NULL (paths.h decides)");
+	tap_ok(c.log_level == LOG_INFO && c.max_message_bytes == 1024 * 1024 &&
+	       c.max_connections == 256 && c.max_output_bytes == 16 * 1024 * 1024 &&
+	       c.max_sources == 1024 && c.context_lines == 200 &&
+	       c.max_line_bytes == 65536 && c.settle_ms == 30 && c.detect_python &&
+	       c.detect_shell && c.incident_context_lines == 50 &&
+	       c.watch_poll_ms == 250 && c.nwatch == 0 && c.watch == NULL,
+	       "defaults are the documented values");
+	config_free(&c);
+}
+
+static void test_unchanged_on_error(const char *tmp)
+{
+	doctor_config c;
+	char good[600], bad[600];
+	char *err = NULL;
+	FILE *f;
+
+	snprintf(good, sizeof(good), "%s/good.yaml", tmp);
+	snprintf(bad, sizeof(bad), "%s/bad.yaml", tmp);
+	f = fopen(good, "w");
+	fputs("socket: /run/x.sock\nwatch:\n  files: [/var/log/a.log]\n", f);
+	fclose(f);
+	f = fopen(bad, "w");
+	fputs("socket: /run/y.sock\nwatch:\n  files: [/var/log/b.log]\nlimits:\n  max_sources: 0\n", f);
+	fclose(f);
+	config_defaults(&c);
+	tap_is_int(config_load_file(&c, good, &err), 0, "load a file");
+	tap_is_int(config_load_file(&c, bad, &err), -EINVAL, "then a bad one");
+	tap_ok(c.socket_path && strcmp(c.socket_path, "/run/x.sock") == 0 && c.nwatch == 1 &&
+	       strcmp(c.watch[0].path, "/var/log/a.log") == 0 && c.max_sources == 1024,
+	       "the bad file changed nothing, though its first keys were fine");
+	tap_is_str(c.loaded_from, good, "loaded_from still names the good file");
+	free(err);
+	err = (char *)"untouched";
+	tap_is_int(config_load_file(&c, "/nonexistent/doctor.yaml", &err), -ENOENT,
+	           "a missing file is -ENOENT");
+	tap_ok(err == NULL, "with no message to free");
+	tap_is_int(config_load_file(&c, tmp, &err), -EISDIR, "a directory is -EISDIR");
+	config_free(&c);
+}
+
+/* watch.files is bounded (a generated file: too big to keep as a case). */
+static void test_too_many_watches(const char *tmp)
+{
+	doctor_config c;
+	char path[600];
+	char *err = NULL;
+	FILE *f;
+	int i;
+
+	snprintf(path, sizeof(path), "%s/many.yaml", tmp);
+	f = fopen(path, "w");
+	fputs("watch:\n  files:\n", f);
+	for (i = 0; i < 10001; i++)
+		fprintf(f, "    - /var/log/f%d.log\n", i);
+	fclose(f);
+	config_defaults(&c);
+	tap_is_int(config_load_file(&c, path, &err), -EINVAL, "10001 watched files are too many");
+	tap_ok(err && strstr(err, ":3: watch.files: expected a list of at most 10000 files"),
+	       "says so: %s", err ? err : "(null)");
+	free(err);
+	f = fopen(path, "w");
+	fputs("watch:\n  files:\n", f);
+	for (i = 0; i < 10000; i++)
+		fprintf(f, "    - /var/log/f%d.log\n", i);
+	fclose(f);
+	tap_is_int(config_load_file(&c, path, &err), 0, "10000 are fine");
+	tap_ok(c.nwatch == 10000 && strcmp(c.watch[9999].path, "/var/log/f9999.log") == 0,
+	       "all of them, in order");
+	config_free(&c);
+}
+
+static void test_env(void)
+{
+	doctor_config c;
+	char *err = NULL;
+
+	config_defaults(&c);
+	setenv("DOCTOR_SOCKET", "/run/doctor/test.sock", 1);
+	setenv("DOCTOR_DATA_DIR", "~/data", 1);
+	setenv("DOCTOR_LOG_LEVEL", "debug", 1);
+	tap_is_int(config_apply_env(&c, &err), 0, "apply the environment");
+	tap_is_str(c.socket_path, "/run/doctor/test.sock", "DOCTOR_SOCKET");
+	tap_is_str(c.data_dir, TEST_HOME "/data", "DOCTOR_DATA_DIR, ~ expanded");
+	tap_is_int(c.log_level, LOG_DEBUG, "DOCTOR_LOG_LEVEL");
+
+	setenv("DOCTOR_LOG_LEVEL", "loud", 1);
+	setenv("DOCTOR_SOCKET", "/run/other.sock", 1);
+	tap_is_int(config_apply_env(&c, &err), -EINVAL, "a bad DOCTOR_LOG_LEVEL");
+	tap_is_str(err, "DOCTOR_LOG_LEVEL: expected one of error, warn, info, debug, got 'loud'",
+	           "says what is wrong");
+	tap_is_str(c.socket_path, "/run/doctor/test.sock", "and changes nothing");
+	free(err);
+
+	setenv("DOCTOR_LOG_LEVEL", "", 1);
+	setenv("DOCTOR_SOCKET", "relative.sock", 1);
+	tap_is_int(config_apply_env(&c, &err), -EINVAL, "a relative DOCTOR_SOCKET");
+	tap_is_str(err, "DOCTOR_SOCKET: expected an absolute path (or one starting with ~/) "
+	           "of at most 107 bytes, got 'relative.sock'", "says what is wrong");
+	free(err);
+
+	unsetenv("DOCTOR_SOCKET");
+	unsetenv("DOCTOR_DATA_DIR");
+	tap_is_int(config_apply_env(&c, &err), 0, "empty and unset variables are ignored");
+	tap_ok(c.log_level == LOG_DEBUG && strcmp(c.socket_path, "/run/doctor/test.sock") == 0,
+	       "and override nothing");
+	unsetenv("DOCTOR_LOG_LEVEL");
+	config_free(&c);
+
+	tap_is_int(config_parse_log_level("warn"), LOG_WARN, "parse a log level");
+	tap_is_int(config_parse_log_level("WARN"), LOG_WARN, "in any case");
+	tap_is_int(config_parse_log_level("verbose"), -EINVAL, "an unknown level is -EINVAL");
+	tap_is_str(config_log_level_name(LOG_ERROR), "error", "level names");
+	tap_is_str(config_log_level_name(42), "unknown", "an unknown level has a name too");
+}
+
+/* ------------------------------------------------------------------------ */
+
+static void check_path(char *got, const char *want, const char *name)
+{
+	tap_is_str(got, want, name);
+	free(got);
+}
+
+static void test_paths(void)
+{
+	char want[512];
+	struct passwd *pw = getpwuid(getuid());
+
+	setenv("DOCTOR_SOCKET", "/x/doctor.sock", 1);
+	check_path(paths_socket(), "/x/doctor.sock", "socket: DOCTOR_SOCKET first");
+	unsetenv("DOCTOR_SOCKET");
+	setenv("XDG_RUNTIME_DIR", "/run/user/1000", 1);
+	check_path(paths_socket(), "/run/user/1000/doctor/doctord.sock", "socket: XDG_RUNTIME_DIR");
+	snprintf(want, sizeof(want), "/tmp/doctor-%u/doctord.sock", (unsigned)getuid());
+	setenv("XDG_RUNTIME_DIR", "relative/run", 1);
+	check_path(paths_socket(), want, "socket: a relative XDG_RUNTIME_DIR is ignored");
+	unsetenv("XDG_RUNTIME_DIR");
+	check_path(paths_socket(), want, "socket: /tmp/doctor-$UID without XDG_RUNTIME_DIR");
+	setenv("DOCTOR_SOCKET", "", 1);
+	check_path(paths_socket(), want, "socket: an empty DOCTOR_SOCKET is unset");
+	unsetenv("DOCTOR_SOCKET");
+
+	setenv("DOCTOR_DATA_DIR", "/d", 1);
+	check_path(paths_data_dir(), "/d", "data: DOCTOR_DATA_DIR first");
+	unsetenv("DOCTOR_DATA_DIR");
+	setenv("XDG_DATA_HOME", "/xdg/data", 1);
+	check_path(paths_data_dir(), "/xdg/data/doctor", "data: XDG_DATA_HOME");
+	unsetenv("XDG_DATA_HOME");
+	check_path(paths_data_dir(), TEST_HOME "/.local/share/doctor", "data: ~/.local/share");
+	unsetenv("HOME");
+	snprintf(want, sizeof(want), "%s/.local/share/doctor", pw ? pw->pw_dir : "?");
+	check_path(paths_data_dir(), want, "data: HOME from the password database when unset");
+	setenv("HOME", TEST_HOME, 1);
+
+	setenv("DOCTOR_CONFIG", "/c/d.yaml", 1);
+	check_path(paths_config_file(), "/c/d.yaml", "config: DOCTOR_CONFIG first");
+	unsetenv("DOCTOR_CONFIG");
+	setenv("XDG_CONFIG_HOME", "/xdg/config", 1);
+	check_path(paths_config_file(), "/xdg/config/doctor/doctor.yaml", "config: XDG_CONFIG_HOME");
+	unsetenv("XDG_CONFIG_HOME");
+	check_path(paths_config_file(), TEST_HOME "/.config/doctor/doctor.yaml", "config: ~/.config");
+
+	check_path(paths_dirname("/a/b/c.sock"), "/a/b", "dirname");
+	check_path(paths_dirname("/a/b/"), "/a", "dirname with a trailing slash");
+	check_path(paths_dirname("/a"), "/", "dirname of a top-level entry");
+	check_path(paths_dirname("/"), "/", "dirname of /");
+	check_path(paths_dirname("file"), ".", "dirname of a bare name");
+	check_path(paths_dirname("a//b"), "a", "dirname with doubled slashes");
+}
+
+static void test_mkdir_p(const char *tmp)
+{
+	char path[600], file[600];
+	struct stat sb;
+	mode_t old = umask(077);
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/m/n/o", tmp);
+	tap_is_int(paths_mkdir_p(path, 0750), 0, "mkdir -p");
+	tap_ok(stat(path, &sb) == 0 && S_ISDIR(sb.st_mode) && (sb.st_mode & 0777) == 0750,
+	       "created with exactly the mode, whatever the umask");
+	snprintf(path, sizeof(path), "%s/m", tmp);
+	tap_ok(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0750, "intermediate directories too");
+	chmod(path, 0755);
+	snprintf(path, sizeof(path), "%s/m/n/o/", tmp);
+	tap_is_int(paths_mkdir_p(path, 0700), 0, "existing directories are fine");
+	snprintf(path, sizeof(path), "%s/m", tmp);
+	tap_ok(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0755, "and left alone");
+	snprintf(file, sizeof(file), "%s/plain", tmp);
+	f = fopen(file, "w");
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/plain/sub", tmp);
+	tap_is_int(paths_mkdir_p(path, 0700), -ENOTDIR, "a file in the way is -ENOTDIR");
+	tap_is_int(paths_mkdir_p("", 0700), -EINVAL, "an empty path is -EINVAL");
+	umask(old);
+}
+
+static int remove_entry(const char *path, const struct stat *sb, int flag,
+                        struct FTW *ftw)
+{
+	return remove(path);
+}
+
+int main(int argc, char **argv)
+{
+	const char *cases = getenv("DOCTOR_CASES");
+	const char *base = getenv("TMPDIR");
+	char tmp[512];
+	int n;
+
+	if (!cases || !*cases)
+		cases = argc > 1 ? argv[1] : "tests/cases";
+	snprintf(tmp, sizeof(tmp), "%s/test_config.XXXXXX", base && *base ? base : "/tmp");
+	if (!mkdtemp(tmp)) {
+		printf("Bail out! mkdtemp: %s\n", strerror(errno));
+		return 1;
+	}
+	/* A known environment: ~ and the XDG rules must not see the caller's. */
+	setenv("HOME", TEST_HOME, 1);
+	unsetenv("DOCTOR_SOCKET");
+	unsetenv("DOCTOR_DATA_DIR");
+	unsetenv("DOCTOR_LOG_LEVEL");
+	unsetenv("DOCTOR_CONFIG");
+
+	test_defaults();
+	n = run_cases(cases);
+	tap_ok(n >= 15, "found %d config cases under %s/config", n, cases);
+	test_default_file(cases);
+	test_documented(cases);
+	test_unchanged_on_error(tmp);
+	test_too_many_watches(tmp);
+	test_env();
+	test_paths();
+	test_mkdir_p(tmp);
+	nftw(tmp, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return tap_done();
+}
