@@ -306,6 +306,19 @@ static int grow(char **p, size_t *cap, size_t need)
 }
 
 /* Hand buf[0..len) out as one line and keep nothing. */
+/* True if a terminal shows these bytes as they are: no control byte but
+ * tab (ESC, "\r" and "\b" are control bytes), so rendering is a copy. Most
+ * log lines are plain; this keeps them off the terminal model. */
+static bool plain_line(const char *p, size_t len)
+{
+	const unsigned char *u = (const unsigned char *)p;
+
+	for (size_t i = 0; i < len; i++)
+		if ((u[i] < 0x20 && u[i] != '\t') || u[i] == 0x7f)
+			return false;
+	return true;
+}
+
 static int emit_line(dr_linebuf *lb, size_t len, dr_line_cb cb, void *ud)
 {
 	dr_line line;
@@ -319,7 +332,13 @@ static int emit_line(dr_linebuf *lb, size_t len, dr_line_cb cb, void *ud)
 	line.raw = lb->buf ? lb->buf : "";
 	line.raw_len = len;
 	line.text = lb->scratch;
-	line.text_len = dr_render_line(line.raw, len, lb->scratch);
+	if (plain_line(line.raw, len)) {
+		memcpy(lb->scratch, line.raw, len);
+		lb->scratch[len] = '\0';
+		line.text_len = len;
+	} else {
+		line.text_len = dr_render_line(line.raw, len, lb->scratch);
+	}
 	cb(ud, &line);
 	return 0;
 }
