@@ -8,8 +8,10 @@
  *     of one error agree);
  *   - the exception's class name (without its module: IPython prints
  *     "ConnectionError" where Python prints "requests.exceptions.ConnectionError");
- *   - the message with addresses, ids, times and numbers replaced
- *     (dr_normalize_message);
+ *   - the message's first line with addresses, ids, times and numbers
+ *     replaced (dr_normalize_message); indented lines that continue a
+ *     message (Ray's remote traceback, or ordinary output that happened to
+ *     be indented after an exception) are shown but not compared;
  *   - each frame's file (a notebook cell as "<cell>", whatever its execution
  *     count; a library file from its package down, wherever it is
  *     installed), function, and line for the user's own code only (a library
@@ -370,12 +372,18 @@ void dr_signature(const dr_error *e, char out[17])
 {
 	struct sink sink = { NULL, 0, 0 };
 	uint64_t h = FNV_OFFSET;
+	const char *msg, *nl;
+	char *first;
 	size_t i;
 
 	h = hash_family(h, e->detector ? e->detector : "");
 	h = hash_exception(h, e->exception ? e->exception : "");
 	sink.hash = h;
-	normalize(e->message ? e->message : "", &sink);
+	msg = e->message ? e->message : "";
+	nl = strchr(msg, '\n');
+	first = nl ? strndup(msg, (size_t)(nl - msg)) : NULL;
+	normalize(first ? first : msg, &sink);   /* on ENOMEM: the whole message */
+	free(first);
 	h = fnv(sink.hash, "", 1);
 	for (i = 0; i < e->nframes; i++)
 		h = hash_frame(h, &e->frames[i]);
