@@ -20,7 +20,10 @@ export DOCTOR_DATA_DIR="$tmp/data"
 doctor="$build/doctor"
 watch_pid=
 cleanup() {
-	[ -n "$watch_pid" ] && kill "$watch_pid" 2>/dev/null
+	if [ -n "$watch_pid" ]; then
+		kill -INT "$watch_pid" 2>/dev/null
+		wait "$watch_pid" 2>/dev/null
+	fi
 	if [ -f "$tmp/run/doctord.sock.lock" ]; then
 		pid=$(head -n1 "$tmp/run/doctord.sock.lock" 2>/dev/null || true)
 		[ -n "$pid" ] && kill "$pid" 2>/dev/null
@@ -34,8 +37,8 @@ echo "== starting doctord (socket $DOCTOR_SOCKET)"
 "$build/doctord"
 "$doctor" status
 
-echo "== a watcher streams incidents as they happen"
-"$doctor" watch | sed 's/^/   [watch] /' &
+echo "== a watcher (doctor watch, in the background) prints incidents as they happen"
+"$doctor" watch &
 watch_pid=$!
 sleep 0.3
 
