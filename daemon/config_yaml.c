@@ -396,6 +396,7 @@ static int load_yaml(struct loader *ld, const char *text, size_t len,
 	if (rc == 0)
 		rc = check_single_document(ld, &parser, text);
 	yaml_document_delete(&doc);
+	ld->doc = NULL;      /* it pointed into this frame */
 out:
 	yaml_parser_delete(&parser);
 	free(ld->set_line);
