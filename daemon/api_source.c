@@ -143,8 +143,9 @@ void api_source_error(struct conn *c, json_t *id, json_t *params)
 	struct incident_result res;
 	char *context = NULL;
 	dr_error *e;
+	json_t *sv = json_object_get(params, "source");
 
-	if (json_object_get(params, "source") && !(src = owned_source(c, id, params, false)))
+	if (sv && !json_is_null(sv) && !(src = owned_source(c, id, params, false)))
 		return;
 	if (rpc_param_string(c, id, params, "ename", true, &ename) < 0 ||
 	    rpc_param_string(c, id, params, "evalue", false, &evalue) < 0)
@@ -191,7 +192,7 @@ void api_source_watch_file(struct conn *c, json_t *id, json_t *params)
 	const char *path = NULL, *name = NULL;
 	bool from_start = false;
 	struct source *src;
-	char msg[PATH_MAX + 100];
+	char msg[200];
 	int rc;
 
 	if (rpc_param_string(c, id, params, "path", true, &path) < 0 ||
@@ -209,8 +210,12 @@ void api_source_watch_file(struct conn *c, json_t *id, json_t *params)
 		return;
 	}
 	if (rc < 0) {
-		snprintf(msg, sizeof msg, "cannot watch %s: %s", path, strerror(-rc));
-		rpc_error(c, id, rc == -EMFILE ? RPC_LIMIT_REACHED : RPC_IO_ERROR, msg, NULL);
+		/* the path goes in data: cut into the message it could split a
+		 * UTF-8 sequence */
+		snprintf(msg, sizeof msg, "cannot watch the file: %s",
+		         rc == -EINVAL ? "not a regular file" : strerror(-rc));
+		rpc_error(c, id, rc == -EMFILE ? RPC_LIMIT_REACHED : RPC_IO_ERROR, msg,
+		          json_pack("{s:s}", "path", path));
 		return;
 	}
 	rpc_result(c, id, json_pack("{s:s, s:I}", "path", path, "source", (json_int_t)src->id));

@@ -66,6 +66,31 @@ void conn_close(struct conn *c)
 	uv_close((uv_handle_t *)&c->pipe, on_closed);
 }
 
+void conn_drop(struct conn *c)
+{
+	if (c->closing || c->dropped)
+		return;
+	c->dropped = true;
+	uv_read_stop((uv_stream_t *)&c->pipe);
+	doctord_schedule_reap(c->d);
+}
+
+void conn_reap(struct doctord *d)
+{
+	struct list_head *pos;
+
+	/* Closing one connection completes its sources' detection, which may
+	 * drop others (marking only), so the walk starts over after each. */
+again:
+	for (pos = d->conns.next; pos != &d->conns; pos = pos->next) {
+		struct conn *c = list_entry(pos, struct conn, link);
+		if (c->dropped && !c->closing) {
+			conn_close(c);
+			goto again;
+		}
+	}
+}
+
 static void on_shutdown(uv_shutdown_t *req, int status)
 {
 	struct conn *c = req->data;
@@ -155,7 +180,7 @@ int conn_send(struct conn *c, json_t *msg)
 
 	if (!msg)
 		return -ENOMEM;
-	if (c->closing || c->shutting_down || c->write_dead) {
+	if (c->closing || c->shutting_down || c->write_dead || c->dropped) {
 		json_decref(msg);
 		return -EPIPE;
 	}
@@ -175,13 +200,13 @@ int conn_send(struct conn *c, json_t *msg)
 	}
 	if (rc < 0) {
 		log_debug("conn %llu: send failed: %s", (unsigned long long)c->serial, strerror(-rc));
-		conn_close(c);
+		conn_drop(c);
 		return rc;
 	}
 	if (c->queued > c->d->cfg.max_output_bytes) {
 		log_warn("conn %llu: client is not reading (%zu bytes unsent); dropping it",
 		         (unsigned long long)c->serial, c->queued);
-		conn_close(c);
+		conn_drop(c);
 		return -ENOBUFS;
 	}
 	return 0;
@@ -254,7 +279,7 @@ static void input_json(struct conn *c, const char *data, size_t len)
 {
 	size_t limit = c->d->cfg.max_message_bytes;
 
-	while (len > 0 && !c->closing && !c->shutting_down) {
+	while (len > 0 && !c->closing && !c->shutting_down && !c->dropped) {
 		const char *nl;
 		size_t n;
 
@@ -301,11 +326,19 @@ static void on_eof(struct conn *c)
 		json_t *params = json_pack("{s:I, s:o}", "source", (json_int_t)src->id,
 		                           "incidents", incidents ? incidents : json_array());
 		conn_send(c, rpc_notification("source.closed", params));
-	} else if (c->inlen > 0 || c->discarding) {
-		log_debug("conn %llu: client left in the middle of a message (%zu bytes dropped)",
-		          (unsigned long long)c->serial, c->inlen);
+	} else if (c->inlen > 0 && !c->discarding) {
+		/* a last request without its newline: serve it if it is whole
+		 * (a client that vanished mid-message gets a parse error nobody
+		 * reads) */
+		size_t l = c->inlen;
+		c->inlen = 0;
+		log_debug("conn %llu: last line had no newline (%zu bytes)",
+		          (unsigned long long)c->serial, l);
+		dispatch_line(c, c->inbuf, l);
 	}
 	c->inlen = 0;
+	if (c->dropped || c->closing)
+		return;
 	conn_close_after_writes(c);
 }
 
@@ -321,6 +354,8 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
 	struct conn *c = s->data;
 
+	if (c->dropped)
+		return;
 	if (n > 0) {
 		if (c->refused)
 			return;

@@ -42,6 +42,7 @@ struct conn {
 	bool write_dead;             /* the peer stopped reading for good (EPIPE):
 	                                keep reading what it sent, send nothing */
 	bool refused;                /* refused with an error: input is discarded */
+	bool dropped;                /* to be closed by the reaper (conn_reap) */
 	uv_timer_t *refuse_timer;    /* closes a refused connection; owned */
 	char rbuf[65536];            /* read buffer, reused for every read */
 };
@@ -55,8 +56,17 @@ int conn_accept(struct doctord *d);
 int conn_send(struct conn *c, json_t *msg);
 
 /* Close now: owned sources are closed (their pending detection completes),
- * queued writes are abandoned. Safe to call twice. */
+ * queued writes are abandoned. Safe to call twice. Never call it from code
+ * that a source's detection can reach (sending, broadcasting): closing
+ * frees the connection's sources; use conn_drop there. */
 void conn_close(struct conn *c);
+
+/* Stop serving c and close it at the next turn of the loop. Safe from any
+ * callback, including the detection of one of c's own sources. */
+void conn_drop(struct conn *c);
+
+/* Close every dropped connection (the reaper timer's work). */
+void conn_reap(struct doctord *d);
 
 /* Finish writing what is queued, then close (used at EOF). */
 void conn_close_after_writes(struct conn *c);

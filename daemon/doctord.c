@@ -59,6 +59,17 @@ static void start_signal(struct doctord *d, uv_signal_t *h, int signum)
 	uv_unref((uv_handle_t *)h);   /* signals alone do not keep the loop alive */
 }
 
+static void on_reap(uv_timer_t *t)
+{
+	conn_reap(t->data);
+}
+
+void doctord_schedule_reap(struct doctord *d)
+{
+	if (d->reaper_started && !d->stopping)
+		uv_timer_start(&d->reaper, on_reap, 0, 0);
+}
+
 int doctord_start(struct doctord *d)
 {
 	int rc;
@@ -67,6 +78,9 @@ int doctord_start(struct doctord *d)
 	list_init(&d->sources);
 	list_init(&d->watches);
 	d->started_at = doctord_now();
+	uv_timer_init(d->loop, &d->reaper);
+	d->reaper.data = d;
+	d->reaper_started = true;
 	if ((rc = paths_mkdir_p(d->data_dir, 0700)) < 0) {
 		log_error("cannot create data directory %s: %s", d->data_dir, strerror(-rc));
 		return rc;
@@ -93,17 +107,19 @@ int doctord_start(struct doctord *d)
 
 void doctord_stop(struct doctord *d)
 {
-	struct list_head *pos, *tmp;
-
 	if (d->stopping)
 		return;
 	d->stopping = true;
 	server_close(d);
 	filewatch_stop_all(d);
-	list_for_each_safe(pos, tmp, &d->conns)
-		conn_close(list_entry(pos, struct conn, link));
-	list_for_each_safe(pos, tmp, &d->sources)
-		source_close(list_entry(pos, struct source, link));
+	/* Closing completes detection, which may touch other entries: always
+	 * take the first until none are left. */
+	while (!list_empty(&d->conns))
+		conn_close(list_entry(d->conns.next, struct conn, link));
+	while (!list_empty(&d->sources))
+		source_close(list_entry(d->sources.next, struct source, link));
+	if (d->reaper_started)
+		uv_close((uv_handle_t *)&d->reaper, NULL);
 	if (d->signals_started) {
 		uv_close((uv_handle_t *)&d->sigterm, NULL);
 		uv_close((uv_handle_t *)&d->sigint, NULL);

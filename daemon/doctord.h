@@ -46,6 +46,8 @@ struct doctord {
 
 	uv_signal_t sigterm, sigint, sighup;
 	bool signals_started;
+	uv_timer_t reaper;           /* closes dropped connections (conn_drop) */
+	bool reaper_started;
 	bool stopping;
 	double started_at;           /* unix time */
 };
@@ -61,6 +63,8 @@ double doctord_now(void);
 /* Begin a clean shutdown: stop listening, close connections and sources
  * (completing pending detection), then let the loop end. */
 void doctord_stop(struct doctord *d);
+/* Have the reaper close dropped connections at the next turn of the loop. */
+void doctord_schedule_reap(struct doctord *d);
 /* Re-read the configuration file; keeps the old one if the new is invalid.
  * Returns 0 or a negative errno. */
 int doctord_reload(struct doctord *d);

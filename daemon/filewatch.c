@@ -72,14 +72,20 @@ static ssize_t drain(struct filewatch *w, size_t budget)
 static int open_file(struct filewatch *w, bool at_end)
 {
 	struct stat st;
-	int fd = open(w->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: opening a FIFO without a writer would block the loop */
+	int fd = open(w->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	int rc;
 
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		int rc = S_ISREG(st.st_mode) ? -errno : -EINVAL;
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
 		close(fd);
 		return rc;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return -EINVAL;      /* only regular files are followed */
 	}
 	w->fd = fd;
 	w->dev = st.st_dev;
@@ -127,7 +133,11 @@ static void check(struct filewatch *w)
 	ssize_t n;
 
 	if (w->fd >= 0 && path_ok && (st.st_ino != w->ino || st.st_dev != w->dev)) {
-		drain(w, SIZE_MAX);      /* finish the rotated file */
+		/* finish the rotated file first, a budget at a time */
+		if (drain(w, READ_BUDGET) >= READ_BUDGET) {
+			uv_timer_start(&w->resume, on_resume, 0, 0);
+			return;
+		}
 		source_flush(w->src);   /* its last line may lack a newline */
 		close(w->fd);
 		w->fd = -1;

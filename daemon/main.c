@@ -187,8 +187,14 @@ int main(int argc, char **argv)
 {
 	struct options o = { 0 };
 	struct doctord d = { .lock_fd = -1 };
-	int ready_fd = -1, rc;
+	int ready_fd = -1, rc, fd;
 
+	/* fds 0-2 must be taken, or the lock file or socket could land there
+	 * and be replaced by detach()'s dup2 */
+	while ((fd = open("/dev/null", O_RDWR)) >= 0 && fd <= 2)
+		;
+	if (fd > 2)
+		close(fd);
 	if (parse_args(argc, argv, &o) < 0)
 		return 2;
 	if (configure(&d, &o) < 0) {

@@ -31,6 +31,8 @@ void rpc_error(struct conn *c, json_t *id, int code, const char *message, json_t
 		return;
 	}
 	err = json_pack("{s:i, s:s}", "code", code, "message", message);
+	if (!err)   /* a message that is not valid UTF-8: still answer */
+		err = json_pack("{s:i, s:s}", "code", code, "message", "error");
 	if (err && data)
 		json_object_set_new(err, "data", data);
 	else
@@ -58,7 +60,9 @@ void rpc_dispatch(struct conn *c, const char *line, size_t len)
 	const struct api_method *m;
 	json_t *null_id = json_null();
 
-	req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+	/* DECODE_ANY: a bare scalar is valid JSON, so it is an invalid
+	 * request (-32600), not a parse error */
+	req = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (!req) {
 		/* jansson may quote invalid UTF-8 from the line in its text */
 		json_t *data = json_pack("{s:s, s:i}", "reason", jerr.text, "column", jerr.column);

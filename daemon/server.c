@@ -20,6 +20,7 @@
 #define SD_LISTEN_FDS_START 3
 
 static bool activated;   /* the socket came from systemd: not ours to unlink */
+static bool bound;       /* this process bound the socket: ours to unlink */
 
 static void on_connection(uv_stream_t *listener, int status)
 {
@@ -47,22 +48,29 @@ static int activation_fd(void)
 	return SD_LISTEN_FDS_START;
 }
 
-/* The socket's directory: created 0700 if missing. If we created it or it
- * is doctor's own default directory, it must be ours and private. */
+/* The socket's directory: created 0700 if missing. An existing one must
+ * belong to us (or root, like /run/user) and, if others may write in it,
+ * be sticky (like /tmp): otherwise another user could replace our socket
+ * with theirs and read what clients send. */
 static int prepare_dir(const char *dir)
 {
 	struct stat st;
-	int rc;
 
 	if (lstat(dir, &st) < 0) {
 		if (errno != ENOENT)
 			return -errno;
-		if ((rc = paths_mkdir_p(dir, 0700)) < 0)
-			return rc;
-		return 0;
+		return paths_mkdir_p(dir, 0700);
 	}
 	if (!S_ISDIR(st.st_mode))
 		return -ENOTDIR;
+	if (st.st_uid != geteuid() && st.st_uid != 0) {
+		log_error("socket directory %s belongs to uid %u, not to you", dir, (unsigned)st.st_uid);
+		return -EPERM;
+	}
+	if ((st.st_mode & 022) && !(st.st_mode & S_ISVTX)) {
+		log_error("socket directory %s is writable by others and not sticky", dir);
+		return -EPERM;
+	}
 	return 0;
 }
 
@@ -150,6 +158,8 @@ static int bind_own(struct doctord *d)
 	old_umask = umask(0177);       /* the socket is born 0600 */
 	rc = uv_pipe_bind(&d->listener, d->socket_path);
 	umask(old_umask);
+	if (rc == 0)
+		bound = true;
 	if (rc < 0)
 		log_error("cannot bind %s: %s", d->socket_path, uv_strerror(rc));
 	return rc;
@@ -184,9 +194,7 @@ void server_close(struct doctord *d)
 		return;
 	d->listening = false;
 	uv_close((uv_handle_t *)&d->listener, NULL);
-	if (!activated && d->lock_fd > 0) {
+	if (bound && !activated)
 		unlink(d->socket_path);
-		close(d->lock_fd);
-		d->lock_fd = -1;
-	}
+	bound = false;
 }

@@ -115,8 +115,9 @@ static void on_timer_closed(uv_handle_t *h)
 
 void source_close(struct source *src)
 {
-	if (src->closed)
+	if (src->closed || src->closing)
 		return;
+	src->closing = true;     /* detection below must not close it again */
 	source_flush(src);
 	src->closed = true;
 	if (store_source_close(src->d->st, src->id, doctord_now()) < 0)

@@ -41,6 +41,7 @@ struct source {
 	json_t *context;             /* owned reference */
 	bool raw;
 	bool closed;
+	bool closing;                /* inside source_close */
 	dr_linebuf lb;
 	dr_scanner *scanner;         /* owned */
 	ring recent;
