@@ -252,25 +252,14 @@ static void print_incident(const json_t *inc)
 
 static int cmd_show(const struct doctor_globals *g, int argc, char **argv)
 {
-	static const struct option options[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct rpc_client *c = NULL;
 	json_t *result = NULL, *incident;
 	bool as_json = false;
 	long id;
 	int opt, rc;
 
-	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-		if (opt == 'j')
-			as_json = true;
-		else if (opt == 'h')
-			return doctor_command_help(&cmd_show_entry);
-		else
-			return doctor_bad_option(&cmd_show_entry);
-	}
+	if ((opt = doctor_parse_json_option(&cmd_show_entry, argc, argv, &as_json)) >= 0)
+		return opt;
 	if (argc - optind != 1)
 		return doctor_usage_error(&cmd_show_entry, "show: expected one incident ID");
 	if (args_parse_long(argv[optind], 1, LONG_MAX, &id) < 0)

@@ -91,24 +91,13 @@ static int follow(struct rpc_client *c)
 
 static int cmd_watch(const struct doctor_globals *g, int argc, char **argv)
 {
-	static const struct option options[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct rpc_client *c = NULL;
 	json_t *result = NULL;
 	bool as_json = false;
 	int opt, rc;
 
-	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-		if (opt == 'j')
-			as_json = true;
-		else if (opt == 'h')
-			return doctor_command_help(&cmd_watch_entry);
-		else
-			return doctor_bad_option(&cmd_watch_entry);
-	}
+	if ((opt = doctor_parse_json_option(&cmd_watch_entry, argc, argv, &as_json)) >= 0)
+		return opt;
 	if (optind < argc)
 		return doctor_usage_error(&cmd_watch_entry, "watch: unexpected argument '%s'",
 		                          argv[optind]);

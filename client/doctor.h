@@ -6,6 +6,7 @@
 #ifndef DOCTOR_CLIENT_H
 #define DOCTOR_CLIENT_H
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <jansson.h>
 
@@ -65,6 +66,12 @@ void doctor_print_usage(const struct doctor_command *cmd, FILE *out);
 
 /* For --help: the usage on stdout; returns DOCTOR_EXIT_OK. */
 int doctor_command_help(const struct doctor_command *cmd);
+
+/* Options of a command that takes only --json and --help: returns -1 to go
+ * on (*as_json set, optind at the first operand), or the exit status to
+ * return at once. */
+int doctor_parse_json_option(const struct doctor_command *cmd, int argc, char **argv,
+                             bool *as_json);
 
 /* "label       value" on stdout, value made one line without control
  * characters. */

@@ -4,6 +4,7 @@
  * documents on stdout, and the terminal's width for tables.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,27 @@ int doctor_bad_option(const struct doctor_command *cmd)
 {
 	fprintf(stderr, "Try 'doctor help %s'.\n", cmd->name);
 	return DOCTOR_EXIT_USAGE;
+}
+
+int doctor_parse_json_option(const struct doctor_command *cmd, int argc, char **argv,
+                             bool *as_json)
+{
+	static const struct option options[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		if (opt == 'j')
+			*as_json = true;
+		else if (opt == 'h')
+			return doctor_command_help(cmd);
+		else
+			return doctor_bad_option(cmd);
+	}
+	return -1;
 }
 
 void doctor_print_usage(const struct doctor_command *cmd, FILE *out)

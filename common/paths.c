@@ -34,9 +34,7 @@ static const char *xdg_env(const char *name)
 	return v && v[0] == '/' ? v : NULL;
 }
 
-/* The user's home directory: $HOME, else the password database. Borrowed;
- * NULL if neither knows. */
-static const char *home_dir(void)
+const char *paths_home_dir(void)
 {
 	const char *home = getenv("HOME");
 	struct passwd *pw;
@@ -80,7 +78,7 @@ char *paths_data_dir(void)
 		return strdup(v);
 	if ((v = xdg_env("XDG_DATA_HOME")))
 		return str_printf("%s/doctor", v);
-	if (!(v = home_dir()))
+	if (!(v = paths_home_dir()))
 		return NULL;
 	return str_printf("%s/.local/share/doctor", v);
 }
@@ -93,7 +91,7 @@ char *paths_config_file(void)
 		return strdup(v);
 	if ((v = xdg_env("XDG_CONFIG_HOME")))
 		return str_printf("%s/doctor/doctor.yaml", v);
-	if (!(v = home_dir()))
+	if (!(v = paths_home_dir()))
 		return NULL;
 	return str_printf("%s/.config/doctor/doctor.yaml", v);
 }

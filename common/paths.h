@@ -20,6 +20,10 @@ char *paths_data_dir(void);
  * else ~/.config/doctor/doctor.yaml (which may not exist). */
 char *paths_config_file(void);
 
+/* The user's home directory: $HOME, else the password database. Borrowed
+ * (valid until the environment changes); NULL if neither knows. */
+const char *paths_home_dir(void);
+
 /* Directory part of path (newly allocated). */
 char *paths_dirname(const char *path);
 

@@ -12,10 +12,10 @@
  * config.h, etc/doctor.yaml and docs/configuration.md).
  */
 #include "config_internal.h"
+#include "paths.h"
 
 #include <errno.h>
 #include <limits.h>
-#include <pwd.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,18 +115,6 @@ bool cfg_is_section(const char *key)
  * Values: parsing text for a key, and what a key expects
  */
 
-/* The home directory for ~ expansion; borrowed, NULL if unknown. */
-static const char *home_dir(void)
-{
-	const char *home = getenv("HOME");
-	struct passwd *pw;
-
-	if (home && *home)
-		return home;
-	pw = getpwuid(getuid());
-	return pw && pw->pw_dir && *pw->pw_dir ? pw->pw_dir : NULL;
-}
-
 /* "~" and "~/x" become $HOME and $HOME/x; the result must be absolute and
  * at most max bytes. */
 static int parse_path(const char *text, long long max, char **out)
@@ -135,7 +123,7 @@ static int parse_path(const char *text, long long max, char **out)
 	char *path;
 
 	if (text[0] == '~' && (text[1] == '\0' || text[1] == '/')) {
-		home = home_dir();
+		home = paths_home_dir();
 		if (!home || asprintf(&path, "%s%s", home, text + 1) < 0)
 			return home ? -ENOMEM : -EINVAL;
 	} else {
