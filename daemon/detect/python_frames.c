@@ -359,7 +359,8 @@ static bool parse_ipython8_file(const char *s, size_t n, size_t i, struct pyf_fr
 	return false;
 }
 
-/* Cell In[3], line 5, in f(x)  and  Input In [3], in f(x) */
+/* Cell In[3], line 5, in f(x), IPython 8.5's (Debian 12) "Cell In [3], line 5",
+ * and Input In [3], in f(x) */
 static bool parse_ipython8_cell(const char *s, size_t n, size_t i, struct pyf_frame *f)
 {
 	size_t start = i;
@@ -367,6 +368,8 @@ static bool parse_ipython8_cell(const char *s, size_t n, size_t i, struct pyf_fr
 
 	if (starts_with(s + i, n - i, "Cell In[", 8))
 		i += 8;
+	else if (starts_with(s + i, n - i, "Cell In [", 9))
+		i += 9;
 	else if (starts_with(s + i, n - i, "Input In [", 10))
 		i += 10;
 	else

@@ -354,7 +354,8 @@ static uint64_t hash_frame(uint64_t h, const dr_frame *f)
 	const char *file = f->file ? f->file : "", *tail;
 	char num[16];
 
-	if (has_prefix(file, "Cell In[") || has_prefix(file, "Input In [") ||
+	if (has_prefix(file, "Cell In[") || has_prefix(file, "Cell In [") ||
+	    has_prefix(file, "Input In [") ||
 	    has_prefix(file, "<ipython-input-") ||
 	    (strstr(file, "/ipykernel_") && strstr(file, ".py")))
 		file = "<cell>";
