@@ -25,6 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "args.h"
+#include "diagnosis_view.h"
 #include "doctor.h"
 #include "format.h"
 #include "incident_view.h"
@@ -310,12 +312,38 @@ static struct rpc_client *connect_daemon(const struct doctor_globals *g)
 	return rc < 0 ? NULL : rpc;
 }
 
-/* The source's context: {cwd, argv, pid}. New reference, NULL if out of
- * memory. */
+/* If the command is a Python interpreter (python, python3, python3.11, a
+ * venv's bin/python), its absolute path: plugins then install into that
+ * interpreter and no other. Newly allocated or NULL. */
+static char *python_of(const char *arg0)
+{
+	const char *base = strrchr(arg0, '/') ? strrchr(arg0, '/') + 1 : arg0;
+	const char *path = getenv("PATH");
+	char *candidate = NULL;
+
+	if (strncmp(base, "python", 6) != 0 || strspn(base + 6, "0123456789.") != strlen(base + 6))
+		return NULL;
+	if (strchr(arg0, '/'))
+		return args_absolute_path_here(arg0, &candidate) == 0 ? candidate : NULL;
+	while (path && *path) {
+		size_t n = strcspn(path, ":");
+		if (n > 0 && asprintf(&candidate, "%.*s/%s", (int)n, path, arg0) >= 0) {
+			if (access(candidate, X_OK) == 0)
+				return candidate;
+			free(candidate);
+			candidate = NULL;
+		}
+		path += n + (path[n] == ':');
+	}
+	return NULL;
+}
+
+/* The source's context: {cwd, argv, pid, python?}. New reference, NULL if
+ * out of memory. */
 static json_t *command_context(char **argv, pid_t pid)
 {
 	json_t *context, *args;
-	char *cwd = getcwd(NULL, 0);
+	char *cwd = getcwd(NULL, 0), *python;
 	size_t i;
 
 	args = json_array();
@@ -324,6 +352,10 @@ static json_t *command_context(char **argv, pid_t pid)
 	context = json_pack("{s:o?, s:I}", "argv", args, "pid", (json_int_t)pid);
 	if (context && cwd)
 		json_object_set_new(context, "cwd", json_string(cwd));
+	python = python_of(argv[0]);
+	if (context && python)
+		json_object_set_new(context, "python", json_string(python));
+	free(python);
 	free(cwd);
 	return context;
 }
@@ -349,8 +381,48 @@ static void open_feed(struct run *r, struct rpc_client *rpc, const struct run_op
 	free(command_line);
 }
 
+/* The diagnoses of the run's incidents, and on a terminal a y/N question
+ * for each proposed remedy: yes runs it through the daemon (remedy.confirm),
+ * streaming its output. Nothing runs without that answer. */
+static void propose(const struct doctor_globals *g, json_t *incidents)
+{
+	bool ask = isatty(STDIN_FILENO) && isatty(STDERR_FILENO);
+	struct rpc_client *c = NULL;
+	json_t *incident, *result, *diag, *remedy;
+	size_t i, j, k;
+	char question[96];
+
+	if (rpc_client_connect(g->socket_path, &c) < 0)
+		return;
+	rpc_client_set_timeout(c, g->timeout_ms);
+	json_array_foreach(incidents, i, incident) {
+		result = NULL;
+		if (rpc_client_call(c, "incident.diagnosis", json_pack("{s:O}", "id",
+		                    json_object_get(incident, "id")), &result, NULL) < 0)
+			continue;
+		json_array_foreach(json_object_get(result, "diagnoses"), j, diag) {
+			fprintf(stderr, "doctor: #%" JSON_INTEGER_FORMAT " ",
+			        json_integer_value(json_object_get(incident, "id")));
+			diagnosis_view_print(stderr, diag, "");
+			json_array_foreach(json_object_get(diag, "remedies"), k, remedy) {
+				json_int_t id = json_integer_value(json_object_get(remedy, "id"));
+				const char *state = json_string_value(json_object_get(remedy, "state"));
+				if (!state || strcmp(state, "proposed") != 0)
+					continue;
+				snprintf(question, sizeof question, "doctor: run remedy #%" JSON_INTEGER_FORMAT "?", id);
+				if (ask && diagnosis_view_ask(question))
+					diagnosis_view_run_remedy(c, id, false, false);
+				else if (!ask)
+					doctor_msg("to run it: doctor confirm %" JSON_INTEGER_FORMAT, id);
+			}
+		}
+		json_decref(result);
+	}
+	rpc_client_free(c);
+}
+
 /* What the daemon found, on stderr, unless --quiet. */
-static void report(const struct run *r, const struct run_options *o)
+static void report(const struct doctor_globals *g, const struct run *r, const struct run_options *o)
 {
 	size_t width = doctor_terminal_width(STDERR_FILENO), n, i;
 	json_t *incidents, *incident;
@@ -386,6 +458,7 @@ static void report(const struct run *r, const struct run_options *o)
 	}
 	doctor_msg("details: doctor show %" JSON_INTEGER_FORMAT,
 	           json_integer_value(json_object_get(json_array_get(incidents, 0), "id")));
+	propose(g, incidents);
 }
 
 /* ---- the subcommand */
@@ -481,7 +554,7 @@ static int cmd_run(const struct doctor_globals *g, int argc, char **argv)
 	rc = run_loop(&r);
 	if (rc < 0)
 		abandon(&r, rc);
-	report(&r, &o);
+	report(g, &r, &o);
 	signals_restore(&r);
 	raw_feed_free(r.feed);
 	return r.exited ? exit_status_of(r.wait_status) : DOCTOR_EXIT_ERROR;

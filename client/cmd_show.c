@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "args.h"
+#include "diagnosis_view.h"
 #include "doctor.h"
 #include "format.h"
 #include "incident_view.h"
@@ -226,6 +227,61 @@ static void print_occurrences(const json_t *occurrences)
 	}
 }
 
+/* What the plugins said, and every remedy with its state and result. */
+static void print_diagnoses(const json_t *inc)
+{
+	const json_t *diag, *remedy;
+	size_t i;
+
+	if (json_array_size(json_object_get(inc, "diagnoses")) > 0) {
+		printf("\nDiagnosis:\n");
+		json_array_foreach(json_object_get(inc, "diagnoses"), i, diag)
+			diagnosis_view_print(stdout, diag, "  ");
+	}
+	if (json_array_size(json_object_get(inc, "remedies")) == 0)
+		return;
+	printf("\nRemedies:\n");
+	json_array_foreach(json_object_get(inc, "remedies"), i, remedy) {
+		diagnosis_view_remedy(stdout, remedy, "  ");
+		if (json_is_integer(json_object_get(remedy, "exit_code")))
+			printf("      exit status %" JSON_INTEGER_FORMAT "%s\n",
+			       json_integer_value(json_object_get(remedy, "exit_code")),
+			       json_is_true(json_object_get(remedy, "verified")) ? ", verified" :
+			       json_is_false(json_object_get(remedy, "verified")) ? ", verification failed" : "");
+		if (json_is_array(json_object_get(remedy, "undo_argv"))) {
+			char *undo = diagnosis_view_argv(json_object_get(remedy, "undo_argv"));
+			char *safe = undo ? format_terminal_safe(undo, false) : NULL;
+			printf("      undo: %s\n", safe ? safe : "?");
+			free(undo);
+			free(safe);
+		}
+	}
+}
+
+/* The audit log: proposals confirmed, rejected, run, undone, by whom. */
+static void print_audit(const json_t *audit)
+{
+	const json_t *e;
+	char at[32];
+	size_t i;
+
+	if (json_array_size(audit) == 0)
+		return;
+	printf("\nAudit log:\n");
+	json_array_foreach(audit, i, e) {
+		format_timestamp(json_number_value(json_object_get(e, "at")), at, sizeof(at));
+		printf("  %s  %-14s remedy #%" JSON_INTEGER_FORMAT, at, text_of(e, "event") ?: "?",
+		       json_integer_value(json_object_get(e, "remedy")));
+		if (json_is_integer(json_object_get(e, "uid")))
+			printf("  by uid %" JSON_INTEGER_FORMAT " pid %" JSON_INTEGER_FORMAT,
+			       json_integer_value(json_object_get(e, "uid")),
+			       json_integer_value(json_object_get(e, "pid")));
+		if (text_of(json_object_get(e, "detail"), "result"))
+			printf("  %s", text_of(json_object_get(e, "detail"), "result"));
+		putchar('\n');
+	}
+}
+
 static void print_incident(const json_t *inc)
 {
 	char *headline = incident_view_headline(inc), *safe;
@@ -248,6 +304,8 @@ static void print_incident(const json_t *inc)
 	print_error_text(inc);
 	print_context_lines(json_object_get(inc, "context"));
 	print_occurrences(json_object_get(inc, "occurrences"));
+	print_diagnoses(inc);
+	print_audit(json_object_get(inc, "audit"));
 }
 
 static int cmd_show(const struct doctor_globals *g, int argc, char **argv)

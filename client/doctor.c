@@ -35,6 +35,12 @@ static const struct doctor_command *const commands[] = {
 	&cmd_run_entry,
 	&cmd_watch_file_entry,
 	&cmd_unwatch_file_entry,
+	&cmd_confirm_entry,
+	&cmd_reject_entry,
+	&cmd_undo_entry,
+	&cmd_plugins_entry,
+	&cmd_plugin_entry,
+	&cmd_reload_entry,
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -48,6 +48,12 @@ extern const struct doctor_command cmd_send_entry;
 extern const struct doctor_command cmd_run_entry;
 extern const struct doctor_command cmd_watch_file_entry;
 extern const struct doctor_command cmd_unwatch_file_entry;
+extern const struct doctor_command cmd_confirm_entry;
+extern const struct doctor_command cmd_reject_entry;
+extern const struct doctor_command cmd_undo_entry;
+extern const struct doctor_command cmd_plugins_entry;
+extern const struct doctor_command cmd_plugin_entry;
+extern const struct doctor_command cmd_reload_entry;
 
 /* ---- output.c: what the user sees */
 

@@ -1,5 +1,6 @@
 /*
- * paths.c - where doctor keeps its socket, data and config (see paths.h).
+ * paths.c - where doctor keeps its socket, data, config and plugins (see
+ * paths.h).
  *
  * The rules follow the XDG Base Directory specification: a variable counts
  * only when it is set to an absolute path (the spec says relative ones are
@@ -12,6 +13,7 @@
 #include <errno.h>
 #include <pwd.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +96,91 @@ char *paths_config_file(void)
 	if (!(v = paths_home_dir()))
 		return NULL;
 	return str_printf("%s/.config/doctor/doctor.yaml", v);
+}
+
+void paths_free_list(char **list, size_t n)
+{
+	size_t i;
+
+	if (!list)
+		return;
+	for (i = 0; i < n; i++)
+		free(list[i]);
+	free(list);
+}
+
+/* The user's plugin folder, or NULL when there is no home to put it in
+ * (then *failed stays false) or no memory (*failed set). */
+static char *user_plugin_dir(bool *failed)
+{
+	const char *v;
+	char *dir;
+
+	if ((v = xdg_env("XDG_CONFIG_HOME")))
+		dir = str_printf("%s/doctor/plugins", v);
+	else if ((v = paths_home_dir()))
+		dir = str_printf("%s/.config/doctor/plugins", v);
+	else
+		return NULL;
+	if (!dir)
+		*failed = true;
+	return dir;
+}
+
+/* Append the non-empty components of a colon-separated list. */
+static void add_path_list(char **list, size_t *n, const char *colon_list,
+                          bool *failed)
+{
+	const char *start = colon_list, *end;
+
+	for (; !*failed; start = end + 1) {
+		end = strchrnul(start, ':');
+		if (end > start && !(list[(*n)++] = strndup(start, (size_t)(end - start))))
+			*failed = true;
+		if (!*end)
+			break;
+	}
+}
+
+/* Append s, a new string or NULL (nothing to add, or out of memory). */
+static void add_dir(char **list, size_t *n, const char *s, bool *failed)
+{
+	if (s && !(list[(*n)++] = strdup(s)))
+		*failed = true;
+}
+
+char **paths_plugin_dirs(const char *shipped_dir, const char *const *extra,
+                         size_t nextra, size_t *n)
+{
+	const char *env = doctor_env("DOCTOR_PLUGIN_PATH");
+	size_t cap = 4 + nextra, i;   /* 3 standard folders and a NULL */
+	bool failed = false;
+	char **list;
+	char *user;
+
+	*n = 0;
+	for (i = 0; env && env[i]; i++)
+		cap += env[i] == ':';
+	list = calloc(cap, sizeof(*list));
+	if (!list)
+		return NULL;
+	if (env) {
+		add_path_list(list, n, env, &failed);
+	} else {
+		add_dir(list, n, shipped_dir, &failed);
+		add_dir(list, n, DOCTOR_SYSCONFDIR "/doctor/plugins", &failed);
+		user = user_plugin_dir(&failed);
+		add_dir(list, n, user, &failed);
+		free(user);
+	}
+	for (i = 0; i < nextra && !failed; i++)
+		add_dir(list, n, extra[i], &failed);
+	if (failed) {
+		paths_free_list(list, *n);
+		*n = 0;
+		return NULL;
+	}
+	return list;
 }
 
 /* POSIX dirname(3) semantics without touching the argument:

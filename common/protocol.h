@@ -27,5 +27,9 @@
 #define RPC_SOURCE_CLOSED      (-32007) /* write to a source that was closed */
 #define RPC_IO_ERROR           (-32008) /* a file the request named cannot be used */
 #define RPC_SHUTTING_DOWN      (-32009)
+#define RPC_UNKNOWN_REMEDY     (-32010)
+#define RPC_REMEDY_STATE       (-32011) /* the remedy's state does not allow it */
+#define RPC_PLUGIN_ERROR       (-32012) /* the plugin host failed */
+#define RPC_CONFIG_ERROR       (-32013) /* the configuration file is invalid */
 
 #endif

@@ -11,8 +11,14 @@
 
 static const struct api_method methods[] = {
 	{ "hello", api_hello },
+	{ "incident.diagnosis", api_incident_diagnosis },
 	{ "incident.get", api_incident_get },
 	{ "incident.list", api_incident_list },
+	{ "plugins.list", api_plugins_list },
+	{ "reload", api_reload },
+	{ "remedy.confirm", api_remedy_confirm },
+	{ "remedy.reject", api_remedy_reject },
+	{ "remedy.undo", api_remedy_undo },
 	{ "source.close", api_source_close },
 	{ "source.error", api_source_error },
 	{ "source.open", api_source_open },

@@ -34,6 +34,14 @@ void api_source_error(struct conn *c, json_t *id, json_t *params);
 void api_source_close(struct conn *c, json_t *id, json_t *params);
 void api_source_watch_file(struct conn *c, json_t *id, json_t *params);
 void api_source_unwatch_file(struct conn *c, json_t *id, json_t *params);
+/* api_remedy.c */
+void api_remedy_confirm(struct conn *c, json_t *id, json_t *params);
+void api_remedy_reject(struct conn *c, json_t *id, json_t *params);
+void api_remedy_undo(struct conn *c, json_t *id, json_t *params);
+void api_incident_diagnosis(struct conn *c, json_t *id, json_t *params);
+/* api_plugins.c */
+void api_plugins_list(struct conn *c, json_t *id, json_t *params);
+void api_reload(struct conn *c, json_t *id, json_t *params);
 /* api_incident.c */
 void api_incident_list(struct conn *c, json_t *id, json_t *params);
 void api_incident_get(struct conn *c, json_t *id, json_t *params);

@@ -32,6 +32,21 @@ void api_incident_list(struct conn *c, json_t *id, json_t *params)
 	rpc_result(c, id, json_pack("{s:o}", "incidents", list));
 }
 
+/* The incident's diagnoses, remedies and audit log, for `doctor show`. A
+ * store failure here leaves them out rather than failing the whole reply. */
+static void add_diagnosis(store *st, json_int_t iid, json_t *incident)
+{
+	json_t *diag = NULL, *audit = NULL;
+
+	if (store_incident_diagnosis(st, iid, &diag) == 0) {
+		json_object_set(incident, "diagnoses", json_object_get(diag, "diagnoses"));
+		json_object_set(incident, "remedies", json_object_get(diag, "remedies"));
+	}
+	if (store_audit_list(st, iid, &audit) == 0)
+		json_object_set_new(incident, "audit", audit);
+	json_decref(diag);
+}
+
 void api_incident_get(struct conn *c, json_t *id, json_t *params)
 {
 	json_int_t iid = 0;
@@ -49,5 +64,6 @@ void api_incident_get(struct conn *c, json_t *id, json_t *params)
 		rpc_error(c, id, RPC_STORE_ERROR, "cannot read the incident: the store failed", NULL);
 		return;
 	}
+	add_diagnosis(c->d->st, iid, incident);
 	rpc_result(c, id, json_pack("{s:o}", "incident", incident));
 }

@@ -9,7 +9,8 @@
  * the environment; config_yaml.c walks a YAML file against the same table.
  *
  * Changing a setting, or adding one, is one line here (plus its field in
- * config.h, etc/doctor.yaml and docs/configuration.md).
+ * config.h, etc/doctor.yaml and docs/configuration.md; a new kind of field
+ * also needs its freeing and copying below).
  */
 #include "config_internal.h"
 #include "paths.h"
@@ -33,6 +34,14 @@
 #define GiB (1024LL * MiB)
 #define SOCKET_PATH_MAX ((long long)sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
 #define FIELD(f) offsetof(doctor_config, f)
+
+/* What one entry of plugins.dirs and of plugins.disabled is. */
+static const struct cfg_key plugin_dir_item = {
+	"", CFG_PATH, 0, 0, PATH_MAX - 1, NULL, .help = "a plugin folder"
+};
+static const struct cfg_key plugin_name_item = {
+	"", CFG_STRING, 0, 1, 0, NULL, .help = "a plugin's name"
+};
 
 static const char *const log_level_names[] = {
 	[LOG_ERROR] = "error", [LOG_WARN] = "warn",
@@ -72,6 +81,27 @@ const struct cfg_key cfg_config_keys[] = {
 	{ "watch.files", CFG_WATCHES, FIELD(watch), 0, 10000, NULL,
 	  .count_offset = FIELD(nwatch),
 	  .help = "log files to follow: paths or {path, name, from_start}" },
+	{ "plugins.enabled", CFG_BOOL, FIELD(plugins_enabled), 0, 0, "true",
+	  .help = "load Lua plugins at all" },
+	{ "plugins.dirs", CFG_PATH_LIST, FIELD(plugin_dirs), 0, 64, NULL,
+	  .count_offset = FIELD(nplugin_dirs), .item = &plugin_dir_item,
+	  .help = "extra plugin folders, loaded after the standard ones" },
+	{ "plugins.disabled", CFG_NAME_LIST, FIELD(plugins_disabled), 0, 1000, NULL,
+	  .count_offset = FIELD(nplugins_disabled), .item = &plugin_name_item,
+	  .help = "names of plugins not to load" },
+	{ "plugins.memory", CFG_SIZE, FIELD(plugin_memory), 1 * MiB, 1 * GiB,
+	  "32MiB", .help = "memory of one plugin's Lua state" },
+	{ "plugins.instructions", CFG_INT64, FIELD(plugin_instructions),
+	  1000, 10000000000LL, "50000000",
+	  .help = "Lua instructions one plugin call may run" },
+	{ "plugins.wall_ms", CFG_INT, FIELD(plugin_wall_ms), 10, 60000, "500",
+	  .help = "milliseconds one plugin call may take" },
+	{ "plugins.settings", CFG_JSON, FIELD(plugin_settings), 0, 64, "{}",
+	  .help = "each plugin's settings: {plugin name: {any YAML}}" },
+	{ "remedies.timeout", CFG_INT, FIELD(remedy_timeout), 1, 86400, "600",
+	  .help = "seconds a remedy may run when its plugin gave no timeout" },
+	{ "remedies.verify_timeout", CFG_INT, FIELD(remedy_verify_timeout),
+	  1, 86400, "120", .help = "seconds a remedy's verify command may run" },
 };
 
 /* The keys of one watch.files entry, relative to a config_watch. */
@@ -217,6 +247,20 @@ static int parse_enum(const char *const *choices, const char *text, long long *o
 	return -EINVAL;
 }
 
+/* A JSON object written as text: only defaults use this (the file's
+ * mappings are converted node by node in config_yaml.c). */
+static int parse_json_object(const char *text, json_t **out)
+{
+	json_t *obj = json_loads(text, 0, NULL);
+
+	if (!json_is_object(obj)) {
+		json_decref(obj);
+		return -EINVAL;
+	}
+	*out = obj;
+	return 0;
+}
+
 int cfg_parse_value(const struct cfg_key *k, const char *text,
                        union cfg_value *val)
 {
@@ -224,9 +268,12 @@ int cfg_parse_value(const struct cfg_key *k, const char *text,
 	case CFG_PATH:
 		return parse_path(text, k->max, &val->str);
 	case CFG_STRING:
+		if ((long long)strlen(text) < k->min)
+			return -EINVAL;
 		val->str = strdup(text);
 		return val->str ? 0 : -ENOMEM;
 	case CFG_INT:
+	case CFG_INT64:
 		return parse_int(text, k->min, k->max, &val->num);
 	case CFG_SIZE:
 		return parse_size(text, k->min, k->max, &val->num);
@@ -234,7 +281,11 @@ int cfg_parse_value(const struct cfg_key *k, const char *text,
 		return parse_bool(text, &val->flag);
 	case CFG_ENUM:
 		return parse_enum(k->choices, text, &val->num);
+	case CFG_JSON:
+		return parse_json_object(text, &val->json);
 	case CFG_WATCHES:
+	case CFG_PATH_LIST:
+	case CFG_NAME_LIST:
 		break;
 	}
 	return -EINVAL;
@@ -250,9 +301,10 @@ void cfg_describe_expected(const struct cfg_key *k, char *buf, size_t size)
 		         "of at most %lld bytes", k->max);
 		break;
 	case CFG_STRING:
-		snprintf(buf, size, "a string");
+		snprintf(buf, size, k->min > 0 ? "a non-empty string" : "a string");
 		break;
 	case CFG_INT:
+	case CFG_INT64:
 		snprintf(buf, size, "an integer from %lld to %lld", k->min, k->max);
 		break;
 	case CFG_SIZE:
@@ -272,6 +324,16 @@ void cfg_describe_expected(const struct cfg_key *k, char *buf, size_t size)
 		snprintf(buf, size, "a list of at most %lld files, each a path or "
 		         "a mapping {path, name, from_start}", k->max);
 		break;
+	case CFG_PATH_LIST:
+		snprintf(buf, size, "a list of at most %lld absolute paths (or ones "
+		         "starting with ~/)", k->max);
+		break;
+	case CFG_NAME_LIST:
+		snprintf(buf, size, "a list of at most %lld names", k->max);
+		break;
+	case CFG_JSON:
+		snprintf(buf, size, "a mapping {plugin name: {its settings}}");
+		break;
 	}
 }
 
@@ -289,13 +351,22 @@ void cfg_store_value(const struct cfg_key *k, void *base, union cfg_value *val)
 	case CFG_ENUM:
 		*(int *)field = (int)val->num;
 		break;
+	case CFG_INT64:
+		*(long long *)field = val->num;
+		break;
 	case CFG_SIZE:
 		*(size_t *)field = (size_t)val->num;
 		break;
 	case CFG_BOOL:
 		*(bool *)field = val->flag;
 		break;
+	case CFG_JSON:
+		json_decref(*(json_t **)field);
+		*(json_t **)field = val->json;
+		break;
 	case CFG_WATCHES:
+	case CFG_PATH_LIST:
+	case CFG_NAME_LIST:
 		break;
 	}
 }
@@ -337,6 +408,9 @@ void config_free(doctor_config *c)
 	free(c->socket_path);
 	free(c->data_dir);
 	cfg_watches_free(c->watch, c->nwatch);
+	paths_free_list(c->plugin_dirs, c->nplugin_dirs);
+	paths_free_list(c->plugins_disabled, c->nplugins_disabled);
+	json_decref(c->plugin_settings);
 	free(c->loaded_from);
 	memset(c, 0, sizeof(*c));
 }
@@ -370,6 +444,28 @@ static char *strdup_or_null(const char *s, bool *failed)
 	return copy;
 }
 
+/* Copy of a list of n strings; NULL for an empty list, or (setting
+ * *failed) when out of memory. */
+static char **copy_list(char *const *src, size_t n, bool *failed)
+{
+	char **copy;
+	size_t i;
+
+	if (n == 0)
+		return NULL;
+	copy = calloc(n, sizeof(*copy));
+	for (i = 0; copy && i < n; i++) {
+		copy[i] = strdup(src[i]);
+		if (!copy[i]) {
+			paths_free_list(copy, i);
+			copy = NULL;
+		}
+	}
+	if (!copy)
+		*failed = true;
+	return copy;
+}
+
 int cfg_copy(doctor_config *dst, const doctor_config *src)
 {
 	bool failed = false;
@@ -389,6 +485,14 @@ int cfg_copy(doctor_config *dst, const doctor_config *src)
 		dst->watch[i].name = strdup_or_null(src->watch[i].name, &failed);
 		dst->watch[i].from_start = src->watch[i].from_start;
 	}
+	dst->plugin_dirs = copy_list(src->plugin_dirs, src->nplugin_dirs, &failed);
+	dst->plugins_disabled = copy_list(src->plugins_disabled,
+	                                  src->nplugins_disabled, &failed);
+	/* Deep, so that the copy can be changed or freed on its own. */
+	dst->plugin_settings = src->plugin_settings ?
+	                       json_deep_copy(src->plugin_settings) : NULL;
+	if (src->plugin_settings && !dst->plugin_settings)
+		failed = true;
 	if (failed) {
 		config_free(dst);
 		return -ENOMEM;

@@ -14,6 +14,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <jansson.h>
+
 enum { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
 
 typedef struct config_watch {
@@ -48,6 +50,29 @@ typedef struct doctor_config {
 	int watch_poll_ms;        /* watch.poll_ms, default 250 */
 	config_watch *watch;      /* watch.files: list of {path, name, from_start} */
 	size_t nwatch;
+	/* plugins: */
+	bool plugins_enabled;     /* plugins.enabled, default true */
+	char **plugin_dirs;       /* plugins.dirs: extra folders loaded after the
+	                             standard ones (paths_plugin_dirs()); owned,
+	                             absolute, NULL when empty */
+	size_t nplugin_dirs;
+	char **plugins_disabled;  /* plugins.disabled: names of plugins not to
+	                             load; owned, NULL when empty */
+	size_t nplugins_disabled;
+	size_t plugin_memory;     /* plugins.memory: per plugin, default 32 MiB */
+	long long plugin_instructions; /* plugins.instructions: Lua VM
+	                             instructions per call, default 50 million
+	                             (up to 10^10: wider than int) */
+	int plugin_wall_ms;       /* plugins.wall_ms: wall clock per call,
+	                             default 500 */
+	json_t *plugin_settings;  /* plugins.settings: {plugin name: {...}} as
+	                             written (YAML converted to JSON); owned
+	                             reference, an empty object by default */
+	/* remedies: */
+	int remedy_timeout;       /* remedies.timeout: seconds a remedy may run
+	                             when its plugin gave no timeout, default 600 */
+	int remedy_verify_timeout; /* remedies.verify_timeout: seconds for its
+	                             verify command, default 120 */
 	char *loaded_from;        /* path of the file read, NULL if none; owned */
 } doctor_config;
 

@@ -10,16 +10,22 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "config.h"
 
 enum cfg_type {
 	CFG_PATH,      /* absolute path, ~/ expanded; char * */
 	CFG_STRING,    /* any text; char * */
 	CFG_INT,       /* int within [min, max] */
+	CFG_INT64,     /* long long within [min, max], for counts past INT_MAX */
 	CFG_SIZE,      /* size_t within [min, max]; 1MiB, 512KiB, 64K... */
 	CFG_BOOL,      /* true/false, yes/no, on/off */
 	CFG_ENUM,      /* one of choices; int index */
 	CFG_WATCHES,   /* watch.files: config_watch array + count */
+	CFG_PATH_LIST, /* list of item-checked paths: char ** + count */
+	CFG_NAME_LIST, /* list of item-checked names: char ** + count */
+	CFG_JSON,      /* free-form {name: {any YAML}} as a json_t object */
 };
 
 /* One setting. The table is the single description of the configuration:
@@ -28,11 +34,13 @@ struct cfg_key {
 	const char *key;        /* dotted, as written in the file */
 	enum cfg_type type;
 	size_t offset;          /* of the field in its struct */
-	long long min, max;     /* INT, SIZE: bounds; PATH: max length;
-	                           WATCHES: max entries */
-	const char *def;        /* default in file syntax; NULL: unset (NULL) */
+	long long min, max;     /* INT, INT64, SIZE: bounds; PATH: max length;
+	                           WATCHES, *_LIST: max entries; JSON: max depth */
+	const char *def;        /* default in file syntax; NULL: unset (NULL,
+	                           or an empty list); JSON: a JSON object text */
 	const char *const *choices;  /* ENUM: NULL-terminated names */
-	size_t count_offset;    /* WATCHES: offset of the count field */
+	size_t count_offset;    /* WATCHES, *_LIST: offset of the count field */
+	const struct cfg_key *item;  /* *_LIST: what one entry is (offset 0) */
 	const char *help;
 };
 
@@ -45,8 +53,9 @@ extern const size_t cfg_watch_nkeys;
 
 union cfg_value {
 	char *str;          /* PATH, STRING: owned */
-	long long num;      /* INT, SIZE, ENUM */
+	long long num;      /* INT, INT64, SIZE, ENUM */
 	bool flag;          /* BOOL */
+	json_t *json;       /* JSON: owned reference */
 };
 
 /* The entry of table for key, or NULL. */
@@ -55,13 +64,15 @@ const struct cfg_key *cfg_find_key(const struct cfg_key *table, size_t n,
 /* True if key is a section: the part before a dot of some setting. */
 bool cfg_is_section(const char *key);
 /* Parse text as a value for k: 0, -EINVAL if it is not one (word the
- * error with cfg_describe_expected()), or -ENOMEM. */
+ * error with cfg_describe_expected()), or -ENOMEM. Lists and WATCHES have
+ * no text form (-EINVAL): their entries are parsed with k->item. */
 int cfg_parse_value(const struct cfg_key *k, const char *text,
                     union cfg_value *val);
 /* What k accepts, for "expected <this>, got ..." messages. */
 void cfg_describe_expected(const struct cfg_key *k, char *buf, size_t size);
 /* Put a parsed value into its field (base + k->offset), taking ownership
- * of strings and freeing what was there. */
+ * of strings and JSON and freeing what was there. Not for WATCHES and lists,
+ * which the loader replaces whole. */
 void cfg_store_value(const struct cfg_key *k, void *base, union cfg_value *val);
 /* 'text' for a message, shortened past 60 bytes. Returns buf. */
 const char *cfg_quote(const char *text, char *buf, size_t size);

@@ -4,13 +4,16 @@
  *
  * The file is parsed with libyaml's document loader and walked: a mapping
  * key is either a setting (cfg_config_keys[]), a section (a prefix of
- * settings, like "limits") or unknown. Errors name the file, line and key:
+ * settings, like "limits") or unknown. plugins.settings is the exception:
+ * what is under it is free-form and converted to JSON for the plugins.
+ * Errors name the file, line and key:
  *   "doctor.yaml:12: limits.max_connections: expected an integer from 1 to
  *    65536, got 'many'".
  * Loading works on a copy, so a file with an error changes nothing: a SIGHUP
  * with a broken file keeps the running configuration.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +23,7 @@
 #include <yaml.h>
 
 #include "config_internal.h"
+#include "paths.h"
 
 /* ------------------------------------------------------------------------
  * Error messages
@@ -256,6 +260,322 @@ static int load_watches(struct loader *ld, const struct cfg_key *k,
 	return 0;
 }
 
+/* Check entry i of a list once parsed: not one seen before. */
+static int check_list_entry(struct loader *ld, const yaml_node_t *node,
+                            const struct cfg_key *k, char **list, size_t i)
+{
+	size_t j;
+
+	for (j = 0; j < i; j++)
+		if (strcmp(list[j], list[i]) == 0)
+			return fail(ld, node_line(node), "%s[%zu]: %s is already in "
+			            "%s[%zu]", k->key, i, list[i], k->key, j);
+	return 0;
+}
+
+/* plugins.dirs, plugins.disabled: a list of scalars, each parsed with
+ * k->item (or null: none). Replaces the whole list. */
+static int load_list(struct loader *ld, const struct cfg_key *k,
+                     const yaml_node_t *node, void *base)
+{
+	char ***field = (char ***)((char *)base + k->offset);
+	size_t *count = (size_t *)((char *)base + k->count_offset);
+	const yaml_node_t *item;
+	char **list = NULL;
+	size_t n = 0, i;
+	char name[64];
+	int rc = 0;
+
+	if (!is_null(node)) {
+		if (node->type != YAML_SEQUENCE_NODE)
+			return fail_expected(ld, k, node, k->key);
+		n = (size_t)(node->data.sequence.items.top - node->data.sequence.items.start);
+		if (n > (size_t)k->max)     /* also bounds the duplicate check */
+			return fail_expected(ld, k, node, k->key);
+		list = n ? calloc(n, sizeof(*list)) : NULL;
+		if (n && !list)
+			return -ENOMEM;
+	}
+	for (i = 0; i < n && rc == 0; i++) {
+		item = yaml_document_get_node(ld->doc, node->data.sequence.items.start[i]);
+		snprintf(name, sizeof(name), "%s[%zu]", k->key, i);
+		rc = is_null(item) ? fail_expected(ld, k->item, item, name)
+		                   : set_scalar(ld, k->item, item, name, &list[i]);
+		if (rc == 0)
+			rc = check_list_entry(ld, item, k, list, i);
+	}
+	if (rc < 0) {
+		paths_free_list(list, n);
+		return rc;
+	}
+	paths_free_list(*field, *count);
+	*field = list;
+	*count = n;
+	return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * plugins.settings: free-form YAML converted to JSON
+ *
+ * Plain scalars are typed as YAML 1.2's core schema types them: null,
+ * true/false, integers (decimal, 0x hex, 0o octal) and floats; quoted and
+ * block scalars stay strings. Tags are not interpreted. Aliases are
+ * refused: a few lines of them expand to gigabytes, and libyaml lets one
+ * refer to its own ancestor.
+ */
+
+struct json_walk {
+	struct loader *ld;
+	unsigned char *seen;   /* per document node: converted already; owned */
+	int max_depth;
+};
+
+static bool is_one_of(const char *text, const char *const *words)
+{
+	for (; *words; words++)
+		if (strcmp(text, *words) == 0)
+			return true;
+	return false;
+}
+
+/* One or more digits of base (8, 10 or 16), and nothing else. */
+static bool is_digits(const char *s, int base)
+{
+	const char *set = base == 8 ? "01234567" : base == 10 ? "0123456789"
+	                                         : "0123456789abcdefABCDEF";
+
+	return *s && strspn(s, set) == strlen(s);
+}
+
+/* [-+]? ( \. [0-9]+ | [0-9]+ ( \. [0-9]* )? ) ( [eE] [-+]? [0-9]+ )? */
+static bool is_core_float(const char *s)
+{
+	size_t mantissa;
+
+	s += *s == '-' || *s == '+';
+	mantissa = strspn(s, "0123456789");
+	s += mantissa;
+	if (*s == '.') {
+		s++;
+		mantissa += strspn(s, "0123456789");
+		s += strspn(s, "0123456789");
+	}
+	if (mantissa == 0)
+		return false;
+	if (*s == 'e' || *s == 'E') {
+		s++;
+		s += *s == '-' || *s == '+';
+		if (strspn(s, "0123456789") == 0)
+			return false;
+		s += strspn(s, "0123456789");
+	}
+	return *s == '\0';
+}
+
+/* The base of an integer as the core schema writes them: 10 ([-+]?[0-9]+),
+ * 16 (0x[0-9a-fA-F]+) or 8 (0o[0-7]+), with *digits where strtoll starts;
+ * 0 if text is no integer. */
+static int integer_base(const char *text, const char **digits)
+{
+	const char *sign_less = text + (*text == '-' || *text == '+');
+	int base;
+
+	if (is_digits(sign_less, 10)) {
+		*digits = text;
+		return 10;
+	}
+	if (text[0] != '0' || (text[1] != 'x' && text[1] != 'o'))
+		return 0;
+	base = text[1] == 'x' ? 16 : 8;
+	*digits = text + 2;
+	return is_digits(*digits, base) ? base : 0;
+}
+
+/* A plain scalar that is an integer (base > 0, from integer_base()) or a
+ * core schema float. JSON holds neither huge values nor infinities. */
+static int plain_number(struct loader *ld, const yaml_node_t *node,
+                        const char *name, int base, const char *digits,
+                        json_t **out)
+{
+	const char *text = (const char *)node->data.scalar.value;
+	char quoted[80];
+	long long num;
+	double real;
+
+	errno = 0;
+	if (base) {
+		num = strtoll(digits, NULL, base);
+		if (errno == ERANGE)
+			goto too_big;
+		*out = json_integer(num);
+	} else {
+		real = strtod(text, NULL);
+		if (!isfinite(real))
+			goto too_big;
+		*out = json_real(real);
+	}
+	return *out ? 0 : -ENOMEM;
+too_big:
+	return fail(ld, node_line(node), "%s: %s is out of range for a number "
+	            "(quote it to keep it as text)", name,
+	            cfg_quote(text, quoted, sizeof(quoted)));
+}
+
+static int scalar_to_json(struct loader *ld, const yaml_node_t *node,
+                          const char *name, json_t **out)
+{
+	static const char *const nulls[] = { "", "~", "null", "Null", "NULL", NULL };
+	static const char *const trues[] = { "true", "True", "TRUE", NULL };
+	static const char *const falses[] = { "false", "False", "FALSE", NULL };
+	static const char *const non_finite[] = { ".inf", ".Inf", ".INF", "+.inf",
+		"+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF", ".nan", ".NaN", ".NAN", NULL };
+	const char *text = (const char *)node->data.scalar.value;
+	const char *digits = NULL;
+	int base;
+
+	if (node->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) {
+		*out = json_stringn(text, node->data.scalar.length);
+		return *out ? 0 : -ENOMEM;
+	}
+	base = integer_base(text, &digits);
+	if (is_one_of(text, nulls))
+		*out = json_null();
+	else if (is_one_of(text, trues) || is_one_of(text, falses))
+		*out = json_boolean(is_one_of(text, trues));
+	else if (base || is_core_float(text))
+		return plain_number(ld, node, name, base, digits, out);
+	else if (is_one_of(text, non_finite))
+		return fail(ld, node_line(node), "%s: JSON has no infinity or NaN "
+		            "(quote it to keep it as text)", name);
+	else
+		*out = json_string(text);
+	return *out ? 0 : -ENOMEM;
+}
+
+static int yaml_to_json(struct json_walk *w, yaml_node_item_t id,
+                        const char *name, unsigned long line, int depth,
+                        json_t **out);
+
+/* A mapping whose values are converted at depth + 1. Keys must be scalars
+ * without NUL bytes (JSON keys are strings) and, as YAML says, unique. */
+static int mapping_to_json(struct json_walk *w, const yaml_node_t *map,
+                           const char *name, int depth, json_t **out)
+{
+	const yaml_node_pair_t *pair;
+	const yaml_node_t *key;
+	json_t *obj = json_object(), *value;
+	const char *kname = "";
+	char full[256];
+	int rc = 0;
+
+	for (pair = map->data.mapping.pairs.start;
+	     obj && rc == 0 && pair < map->data.mapping.pairs.top; pair++) {
+		key = yaml_document_get_node(w->ld->doc, pair->key);
+		rc = key_name(w->ld, key, &kname);
+		if (rc == 0 && strlen(kname) != key->data.scalar.length)
+			rc = fail(w->ld, node_line(key), "%s: a key holds a NUL byte", name);
+		if (rc == 0 && json_object_get(obj, kname))
+			rc = check_duplicate(w->ld, map, pair, name);  /* says where */
+		if (rc < 0)
+			break;
+		join_key(full, sizeof(full), name, kname);
+		rc = yaml_to_json(w, pair->value, full, node_line(key), depth + 1, &value);
+		if (rc == 0 && json_object_set_new(obj, kname, value) < 0)
+			rc = -ENOMEM;
+	}
+	if (!obj || rc < 0) {
+		json_decref(obj);
+		return obj ? rc : -ENOMEM;
+	}
+	*out = obj;
+	return 0;
+}
+
+static int sequence_to_json(struct json_walk *w, const yaml_node_t *seq,
+                            const char *name, int depth, json_t **out)
+{
+	const yaml_node_item_t *item;
+	json_t *array = json_array(), *value;
+	char full[256];
+	int rc = 0;
+
+	for (item = seq->data.sequence.items.start;
+	     array && rc == 0 && item < seq->data.sequence.items.top; item++) {
+		snprintf(full, sizeof(full), "%s[%zu]", name,
+		         (size_t)(item - seq->data.sequence.items.start));
+		rc = yaml_to_json(w, *item, full, node_line(seq), depth + 1, &value);
+		if (rc == 0 && json_array_append_new(array, value) < 0)
+			rc = -ENOMEM;
+	}
+	if (!array || rc < 0) {
+		json_decref(array);
+		return array ? rc : -ENOMEM;
+	}
+	*out = array;
+	return 0;
+}
+
+/* Node id at depth (0: plugins.settings itself, 1: one plugin's settings)
+ * as a new JSON value in *out. line is where its key is, for messages
+ * about the node as a whole (an alias's own node is where its anchor is). */
+static int yaml_to_json(struct json_walk *w, yaml_node_item_t id,
+                        const char *name, unsigned long line, int depth,
+                        json_t **out)
+{
+	const yaml_node_t *node = yaml_document_get_node(w->ld->doc, id);
+
+	if (w->seen[id - 1])
+		return fail(w->ld, line, "%s: YAML aliases are not supported in "
+		            "plugins.settings", name);
+	w->seen[id - 1] = 1;
+	if (depth > w->max_depth)
+		return fail(w->ld, line, "%s: nested deeper than %d levels", name,
+		            w->max_depth);
+	if (depth == 1 && is_null(node)) {
+		*out = json_object();    /* "myplugin:" with nothing under it */
+		return *out ? 0 : -ENOMEM;
+	}
+	if (depth == 1 && node->type != YAML_MAPPING_NODE)
+		return fail(w->ld, node_line(node), "%s: expected a mapping of the "
+		            "plugin's settings, got %s", name, describe_node(node));
+	if (node->type == YAML_MAPPING_NODE)
+		return mapping_to_json(w, node, name, depth, out);
+	if (node->type == YAML_SEQUENCE_NODE)
+		return sequence_to_json(w, node, name, depth, out);
+	return scalar_to_json(w->ld, node, name, out);
+}
+
+/* plugins.settings: a mapping {plugin name: mapping or null}, or null (no
+ * settings). Replaces the whole object. */
+static int load_settings(struct loader *ld, const struct cfg_key *k,
+                         const yaml_node_t *node, void *base)
+{
+	struct json_walk w = { .ld = ld, .max_depth = (int)k->max };
+	union cfg_value val = { 0 };
+	size_t nnodes;
+	int rc;
+
+	if (!is_null(node) && node->type != YAML_MAPPING_NODE)
+		return fail_expected(ld, k, node, k->key);
+	nnodes = (size_t)(ld->doc->nodes.top - ld->doc->nodes.start);
+	w.seen = calloc(nnodes, 1);
+	if (!w.seen)
+		return -ENOMEM;
+	if (is_null(node)) {
+		val.json = json_object();
+		rc = val.json ? 0 : -ENOMEM;
+	} else {
+		rc = yaml_to_json(&w, (yaml_node_item_t)(node - ld->doc->nodes.start) + 1,
+		                  k->key, node_line(node), 0, &val.json);
+	}
+	if (rc == 0)
+		cfg_store_value(k, base, &val);
+	else
+		json_decref(val.json);
+	free(w.seen);
+	return rc;
+}
+
 static int load_mapping(struct loader *ld, const yaml_node_t *map,
                         const char *prefix, doctor_config *c);
 
@@ -284,6 +604,10 @@ static int load_setting(struct loader *ld, const struct cfg_key *k,
 	ld->set_line[idx] = node_line(key);
 	if (k->type == CFG_WATCHES)
 		return load_watches(ld, k, value, c);
+	if (k->type == CFG_PATH_LIST || k->type == CFG_NAME_LIST)
+		return load_list(ld, k, value, c);
+	if (k->type == CFG_JSON)
+		return load_settings(ld, k, value, c);
 	return set_scalar(ld, k, value, full, c);
 }
 

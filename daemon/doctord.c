@@ -16,6 +16,8 @@
 #include "filewatch.h"
 #include "log.h"
 #include "paths.h"
+#include "plugins.h"
+#include "remedies.h"
 #include "server.h"
 #include "source.h"
 
@@ -37,6 +39,50 @@ static void apply_detectors(const doctor_config *cfg)
 	dr_registry_enable("python.traceback", cfg->detect_python);
 	for (const char *const *n = shell; *n; n++)
 		dr_registry_enable(*n, cfg->detect_shell);
+}
+
+#ifndef DOCTOR_PLUGINDIR
+#define DOCTOR_PLUGINDIR "/usr/local/share/doctor/plugins"
+#endif
+
+/* (Re)load the plugins from the standard folders and plugins.dirs, and
+ * register their detectors. A host that cannot start leaves doctor working
+ * without plugins. */
+static void load_plugins(struct doctord *d)
+{
+	struct plugin_limits limits = {
+		.memory_bytes = d->cfg.plugin_memory,
+		.instructions = d->cfg.plugin_instructions,
+		.wall_ms = (unsigned)d->cfg.plugin_wall_ms,
+	};
+	char **dirs;
+	size_t n = 0;
+	int rc;
+
+	if (!d->cfg.plugins_enabled) {
+		plugin_host_free(d->plugins);
+		d->plugins = NULL;
+		return;
+	}
+	dirs = paths_plugin_dirs(DOCTOR_PLUGINDIR, (const char *const *)d->cfg.plugin_dirs,
+	                         d->cfg.nplugin_dirs, &n);
+	if (!dirs) {
+		log_error("plugins: out of memory");
+		return;
+	}
+	if (!d->plugins && (rc = plugin_host_new(&limits, &d->plugins)) < 0) {
+		log_error("plugins: cannot start the Lua host: %s", strerror(-rc));
+		d->plugins = NULL;
+	}
+	if (d->plugins) {
+		rc = plugin_host_reload(d->plugins, (const char *const *)dirs, n, d->cfg.plugin_settings);
+		if (rc < 0)
+			log_error("plugins: loading failed: %s", strerror(-rc));
+		plugin_host_disable_names(d->plugins, (const char *const *)d->cfg.plugins_disabled,
+		                          d->cfg.nplugins_disabled);
+		plugin_host_register_detectors(d->plugins);
+	}
+	paths_free_list(dirs, n);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -77,6 +123,7 @@ int doctord_start(struct doctord *d)
 	list_init(&d->conns);
 	list_init(&d->sources);
 	list_init(&d->watches);
+	list_init(&d->runs);
 	d->started_at = doctord_now();
 	uv_timer_init(d->loop, &d->reaper);
 	d->reaper.data = d;
@@ -93,6 +140,7 @@ int doctord_start(struct doctord *d)
 	if ((rc = dr_registry_add_builtins()) < 0)
 		return rc;
 	apply_detectors(&d->cfg);
+	load_plugins(d);
 	if ((rc = server_listen(d)) < 0)
 		return rc;
 	start_signal(d, &d->sigterm, SIGTERM);
@@ -110,6 +158,7 @@ void doctord_stop(struct doctord *d)
 	if (d->stopping)
 		return;
 	d->stopping = true;
+	remedies_cancel_all(d);
 	server_close(d);
 	filewatch_stop_all(d);
 	/* Closing completes detection, which may touch other entries: always
@@ -158,6 +207,7 @@ int doctord_reload(struct doctord *d)
 	d->cfg = next;
 	log_set_level(d->cfg.log_level);
 	apply_detectors(&d->cfg);
+	load_plugins(d);
 	filewatch_sync_config(d);
 	log_info("configuration reloaded%s%s", d->cfg.loaded_from ? " from " : "",
 	         d->cfg.loaded_from ? d->cfg.loaded_from : "");
@@ -166,6 +216,8 @@ int doctord_reload(struct doctord *d)
 
 void doctord_free(struct doctord *d)
 {
+	plugin_host_free(d->plugins);
+	d->plugins = NULL;
 	store_close(d->st);
 	d->st = NULL;
 	dr_registry_clear();

@@ -19,6 +19,7 @@
 
 struct conn;
 struct source;
+struct plugin_host;
 
 struct doctord {
 	uv_loop_t *loop;
@@ -42,6 +43,8 @@ struct doctord {
 	int nsources;
 	int nsubscribers;
 	struct list_head watches;    /* struct filewatch, by filewatch.link */
+	struct list_head runs;       /* struct remedy_run, by remedy_run.link */
+	struct plugin_host *plugins; /* owned; NULL if the host failed to start */
 	int nwatches;
 
 	uv_signal_t sigterm, sigint, sighup;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "conn.h"
+#include "diagnose.h"
 #include "incidents.h"
 #include "log.h"
 #include "source.h"
@@ -43,6 +44,7 @@ int incidents_report(struct doctord *d, struct source *src, dr_error *e,
 		               json_pack("{s:o}", "incident", summary));
 	if (res)
 		*res = r;
+	diagnose_incident(d, src, r.id);
 out:
 	json_decref(occ.error);
 	dr_error_free(e);

@@ -4,8 +4,8 @@
  * An error is signed (dr_signature), recorded in the store (a new incident,
  * or one more occurrence of a known one), and announced to subscribers as
  * incident.new or incident.updated. This is the one place the detection,
- * the store and the event stream meet; diagnosis (plugins, the agent) will
- * hook in here.
+ * the store and the event stream meet; each recorded error is then handed
+ * to diagnose.c (plugins).
  */
 #ifndef DOCTOR_INCIDENTS_H
 #define DOCTOR_INCIDENTS_H

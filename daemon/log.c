@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "plugins_log.h"
 
 static int log_fd = 2;
 static int log_level = LOG_INFO;
@@ -64,4 +65,17 @@ void log_msg(int level, const char *fmt, ...)
 	if (write(log_fd, line, n) < 0) {
 		/* nowhere left to report it */
 	}
+}
+
+/* The plugin host's logging hook (daemon/plugins/plugins_log.h): plugin
+ * failures go to the daemon's log like everything else. */
+void plugins_log(int level, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	log_msg(level, "%s", msg);
 }

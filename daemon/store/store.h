@@ -17,7 +17,7 @@
 #include <stdint.h>
 #include <jansson.h>
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 typedef struct store store;
 
@@ -85,5 +85,43 @@ int store_watch_add(store *st, const char *path, const char *name, bool from_sta
 int store_watch_remove(store *st, const char *path);    /* -ENOENT if absent */
 /* Array of {path, name, from_start}. */
 int store_watch_list(store *st, json_t **out);
+
+/* ---- diagnoses, remedies, audit (store_remedies.c) */
+
+/* Record a plugin's diagnosis of an incident (the same plugin and summary
+ * again only updates it) and each of its remedies: a remedy with the same
+ * argv and cwd as an existing one of this incident is that remedy. On
+ * success the remedies inside `diagnosis` (borrowed, modified) get their
+ * "id" and "state"; *id_out is the diagnosis id. */
+int store_diagnosis_record(store *st, int64_t incident_id, json_t *diagnosis, int64_t *id_out);
+/* {id, incident, plugin, key, state, title, argv, cwd, changes_system,
+ *  verify, timeout, undo, exit_code, verified, undo_argv, proposed_at,
+ *  updated_at} plus "output" when with_output. -ENOENT if unknown. */
+int store_remedy_get(store *st, int64_t id, bool with_output, json_t **out);
+/* Set state and, when given (not NULL / >= INT_MIN+1), the result fields. */
+struct store_remedy_result {
+	const char *state;
+	const int *exit_code;     /* NULL: unchanged */
+	const int *verified;      /* NULL: unchanged; 0/1 */
+	const char *output;       /* NULL: unchanged */
+	size_t output_len;
+	json_t *undo_argv;        /* NULL: unchanged; borrowed */
+};
+int store_remedy_update(store *st, int64_t id, const struct store_remedy_result *r);
+/* Move a remedy from one of `from` (NULL-terminated) states to `to`, only
+ * if it is in one of them: the check and the change are one statement, so
+ * two confirmations cannot both start it. -EALREADY if it was in another
+ * state (*was, if not NULL, gets it, owned by the caller). */
+int store_remedy_transition(store *st, int64_t id, const char *const *from, const char *to,
+                            char **was);
+/* The incident's diagnoses (newest first, each with its remedies) and all
+ * its remedies: {diagnoses: [...], remedies: [...]}. */
+int store_incident_diagnosis(store *st, int64_t incident_id, json_t **out);
+/* Append to the audit log. detail borrowed, may be NULL; uid/pid -1 if
+ * unknown; incident_id/remedy_id 0 if none. */
+int store_audit(store *st, int64_t incident_id, int64_t remedy_id, const char *event,
+                int uid, int pid, json_t *detail);
+/* [{at, event, remedy, uid, pid, detail}] oldest first (at most 500). */
+int store_audit_list(store *st, int64_t incident_id, json_t **out);
 
 #endif

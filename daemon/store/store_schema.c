@@ -71,8 +71,56 @@ static const char schema_v1[] =
 	"             DEFAULT ((julianday('now') - 2440587.5) * 86400.0)"
 	");";
 
+/* Version 1 -> 2: diagnoses, remedies and the audit log. A remedy's body
+ * (title, argv, cwd, changes_system, verify, timeout, undo) is the JSON the
+ * plugin proposed, validated; `dedupe` is argv + cwd so that the same
+ * proposal for the same incident is one remedy, however often the error
+ * repeats. */
+static const char schema_v2[] =
+	"CREATE TABLE diagnoses ("
+	"  id          INTEGER PRIMARY KEY,"
+	"  incident_id INTEGER NOT NULL REFERENCES incidents(id) ON DELETE CASCADE,"
+	"  plugin      TEXT NOT NULL,"
+	"  summary     TEXT,"
+	"  confidence  REAL,"
+	"  body        TEXT NOT NULL,"               /* JSON: the diagnosis */
+	"  created_at  REAL NOT NULL,"
+	"  updated_at  REAL NOT NULL,"
+	"  UNIQUE (incident_id, plugin, summary)"
+	");"
+	"CREATE TABLE remedies ("
+	"  id           INTEGER PRIMARY KEY,"
+	"  incident_id  INTEGER NOT NULL REFERENCES incidents(id) ON DELETE CASCADE,"
+	"  diagnosis_id INTEGER REFERENCES diagnoses(id) ON DELETE SET NULL,"
+	"  plugin       TEXT NOT NULL,"
+	"  key          TEXT,"
+	"  body         TEXT NOT NULL,"              /* JSON: the proposal */
+	"  dedupe       TEXT NOT NULL,"
+	"  state        TEXT NOT NULL DEFAULT 'proposed',"
+	"  exit_code    INTEGER,"
+	"  verified     INTEGER,"
+	"  output       TEXT,"
+	"  undo_argv    TEXT,"                       /* JSON array, computed */
+	"  proposed_at  REAL NOT NULL,"
+	"  updated_at   REAL NOT NULL,"
+	"  UNIQUE (incident_id, dedupe)"
+	");"
+	"CREATE INDEX remedies_by_incident ON remedies(incident_id, id);"
+	"CREATE TABLE audit ("
+	"  id          INTEGER PRIMARY KEY,"
+	"  at          REAL NOT NULL,"
+	"  incident_id INTEGER REFERENCES incidents(id) ON DELETE CASCADE,"
+	"  remedy_id   INTEGER REFERENCES remedies(id) ON DELETE CASCADE,"
+	"  event       TEXT NOT NULL,"
+	"  uid         INTEGER,"
+	"  pid         INTEGER,"
+	"  detail      TEXT"                         /* JSON */
+	");"
+	"CREATE INDEX audit_by_incident ON audit(incident_id, id);";
+
 static const char *const migrations[] = {
 	schema_v1,
+	schema_v2,
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_SCHEMA_VERSION,

@@ -17,8 +17,9 @@ import tempfile
 import time
 import traceback
 
-BUILD = os.environ.get("DOCTOR_BUILDDIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
-SRC = os.environ.get("DOCTOR_SRCDIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+# realpath: automake's abs_top_srcdir may read /x/build/dev/../..
+BUILD = os.path.realpath(os.environ.get("DOCTOR_BUILDDIR", os.path.join(os.path.dirname(__file__), "..", "..")))
+SRC = os.path.realpath(os.environ.get("DOCTOR_SRCDIR", os.path.join(os.path.dirname(__file__), "..", "..")))
 DOCTORD = os.path.join(BUILD, "doctord")
 DOCTOR = os.path.join(BUILD, "doctor")
 # Sanitizer builds are slower; timeouts scale with this.
@@ -80,6 +81,8 @@ class Daemon:
         self.env.pop("DOCTOR_SOCKET", None)
         self.env.pop("DOCTOR_DATA_DIR", None)
         self.env["XDG_CONFIG_HOME"] = os.path.join(self.tmp, "config-home")
+        # the shipped plugins, from the source tree
+        self.env["DOCTOR_PLUGIN_PATH"] = os.path.join(SRC, "plugins")
         if env:
             self.env.update(env)
         self.proc = None
@@ -131,6 +134,9 @@ class Daemon:
             rc = "hung (killed)"
         self.log.close()
         self.proc = None
+        if rc != 0:   # a sanitizer report or a crash: show it in the test log
+            for line in self.stderr().splitlines()[-80:]:
+                print("# doctord:", line)
         return rc
 
     def client(self, **kw):

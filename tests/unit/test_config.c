@@ -6,7 +6,8 @@
  * exact message, the file's path written as FILE) or the values of interest
  * by dotted key ({"limits.max_connections": 8, "watch.files": [...]}).
  * Then: etc/doctor.yaml equals the defaults, a failed load changes nothing,
- * environment overrides, and paths.h's rules for each environment.
+ * environment overrides, plugins.settings as JSON values, and paths.h's
+ * rules for each environment (plugin folders included).
  *
  * HOME is set to /home/tester so that "~/" expands predictably.
  */
@@ -29,6 +30,17 @@
 
 #define TEST_HOME "/home/tester"
 
+/* n strings as a JSON array. New reference. */
+static json_t *strings_to_json(char *const *list, size_t n)
+{
+	json_t *array = json_array();
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		json_array_append_new(array, json_string(list[i]));
+	return array;
+}
+
 /* The whole configuration as {dotted key: value}: what the cases compare.
  * Written out by hand (not from config.c's table) so the table's offsets
  * are checked too. New reference. */
@@ -42,7 +54,8 @@ static json_t *config_to_json(const doctor_config *c)
 		                      "path", c->watch[i].path, "name", c->watch[i].name,
 		                      "from_start", c->watch[i].from_start));
 	return json_pack("{s:s?, s:s?, s:s, s:I, s:i, s:I, s:i, s:i, s:I, s:i,"
-	                 " s:b, s:b, s:i, s:i, s:o}",
+	                 " s:b, s:b, s:i, s:i, s:o, s:b, s:o, s:o, s:I, s:I, s:i,"
+	                 " s:O?, s:i, s:i}",
 	                 "socket", c->socket_path,
 	                 "data_dir", c->data_dir,
 	                 "log_level", config_log_level_name(c->log_level),
@@ -57,7 +70,17 @@ static json_t *config_to_json(const doctor_config *c)
 	                 "detect.shell", c->detect_shell,
 	                 "incidents.context_lines", c->incident_context_lines,
 	                 "watch.poll_ms", c->watch_poll_ms,
-	                 "watch.files", files);
+	                 "watch.files", files,
+	                 "plugins.enabled", c->plugins_enabled,
+	                 "plugins.dirs", strings_to_json(c->plugin_dirs, c->nplugin_dirs),
+	                 "plugins.disabled", strings_to_json(c->plugins_disabled,
+	                                                     c->nplugins_disabled),
+	                 "plugins.memory", (json_int_t)c->plugin_memory,
+	                 "plugins.instructions", (json_int_t)c->plugin_instructions,
+	                 "plugins.wall_ms", c->plugin_wall_ms,
+	                 "plugins.settings", c->plugin_settings,
+	                 "remedies.timeout", c->remedy_timeout,
+	                 "remedies.verify_timeout", c->remedy_verify_timeout);
 }
 
 /* True if a and b hold the same settings (loaded_from aside). */
@@ -193,6 +216,13 @@ static void test_default_file(const char *cases)
 	c.watch = calloc(1, sizeof(*c.watch));
 	c.watch[0].path = strdup("/var/log/old.log");
 	c.nwatch = 1;
+	c.plugins_enabled = false;
+	c.plugin_dirs = calloc(1, sizeof(*c.plugin_dirs));
+	c.plugin_dirs[0] = strdup("/opt/old/plugins");
+	c.nplugin_dirs = 1;
+	c.plugin_instructions = 1234;
+	json_object_set_new(c.plugin_settings, "old", json_object());
+	c.remedy_verify_timeout = 7;
 	rc = config_load_file(&c, path, &err);
 	if (!tap_ok(rc == 0, "etc/doctor.yaml loads"))
 		tap_diag("rc %d: %s", rc, err ? err : "");
@@ -271,6 +301,14 @@ static void test_defaults(void)
 	       c.detect_shell && c.incident_context_lines == 50 &&
 	       c.watch_poll_ms == 250 && c.nwatch == 0 && c.watch == NULL,
 	       "defaults are the documented values");
+	tap_ok(c.plugins_enabled && c.plugin_dirs == NULL && c.nplugin_dirs == 0 &&
+	       c.plugins_disabled == NULL && c.nplugins_disabled == 0 &&
+	       c.plugin_memory == 32 * 1024 * 1024 &&
+	       c.plugin_instructions == 50000000 && c.plugin_wall_ms == 500 &&
+	       c.remedy_timeout == 600 && c.remedy_verify_timeout == 120,
+	       "plugins and remedies defaults are the documented values");
+	tap_ok(json_is_object(c.plugin_settings) && json_object_size(c.plugin_settings) == 0,
+	       "plugins.settings defaults to an empty object");
 	config_free(&c);
 }
 
@@ -284,10 +322,13 @@ static void test_unchanged_on_error(const char *tmp)
 	snprintf(good, sizeof(good), "%s/good.yaml", tmp);
 	snprintf(bad, sizeof(bad), "%s/bad.yaml", tmp);
 	f = fopen(good, "w");
-	fputs("socket: /run/x.sock\nwatch:\n  files: [/var/log/a.log]\n", f);
+	fputs("socket: /run/x.sock\nwatch:\n  files: [/var/log/a.log]\n"
+	      "plugins:\n  dirs: [/opt/a]\n  settings: {pip: {retries: 1}}\n", f);
 	fclose(f);
 	f = fopen(bad, "w");
-	fputs("socket: /run/y.sock\nwatch:\n  files: [/var/log/b.log]\nlimits:\n  max_sources: 0\n", f);
+	fputs("socket: /run/y.sock\nwatch:\n  files: [/var/log/b.log]\n"
+	      "plugins:\n  dirs: [/opt/b]\n  settings: {conda: {}}\n"
+	      "limits:\n  max_sources: 0\n", f);
 	fclose(f);
 	config_defaults(&c);
 	tap_is_int(config_load_file(&c, good, &err), 0, "load a file");
@@ -295,6 +336,11 @@ static void test_unchanged_on_error(const char *tmp)
 	tap_ok(c.socket_path && strcmp(c.socket_path, "/run/x.sock") == 0 && c.nwatch == 1 &&
 	       strcmp(c.watch[0].path, "/var/log/a.log") == 0 && c.max_sources == 1024,
 	       "the bad file changed nothing, though its first keys were fine");
+	tap_ok(c.nplugin_dirs == 1 && strcmp(c.plugin_dirs[0], "/opt/a") == 0 &&
+	       json_integer_value(json_object_get(json_object_get(c.plugin_settings, "pip"),
+	                                          "retries")) == 1 &&
+	       json_object_size(c.plugin_settings) == 1,
+	       "nor the plugin folders and settings");
 	tap_is_str(c.loaded_from, good, "loaded_from still names the good file");
 	free(err);
 	err = (char *)"untouched";
@@ -333,6 +379,113 @@ static void test_too_many_watches(const char *tmp)
 	tap_is_int(config_load_file(&c, path, &err), 0, "10000 are fine");
 	tap_ok(c.nwatch == 10000 && strcmp(c.watch[9999].path, "/var/log/f9999.log") == 0,
 	       "all of them, in order");
+	config_free(&c);
+}
+
+/* plugins.dirs is bounded too. */
+static void test_too_many_plugin_dirs(const char *tmp)
+{
+	doctor_config c;
+	char path[600];
+	char *err = NULL;
+	FILE *f;
+	int i, max;
+
+	snprintf(path, sizeof(path), "%s/dirs.yaml", tmp);
+	config_defaults(&c);
+	for (max = 65; max >= 64; max--) {
+		f = fopen(path, "w");
+		fputs("plugins:\n  dirs:\n", f);
+		for (i = 0; i < max; i++)
+			fprintf(f, "    - /opt/p%d\n", i);
+		fclose(f);
+		err = NULL;
+		tap_is_int(config_load_file(&c, path, &err), max == 65 ? -EINVAL : 0,
+		           max == 65 ? "65 plugin folders are too many" : "64 are fine");
+		if (max == 65)
+			tap_ok(err && strstr(err, ":3: plugins.dirs: expected a list of at most 64 "),
+			       "says so: %s", err ? err : "(null)");
+		free(err);
+	}
+	tap_ok(c.nplugin_dirs == 64 && strcmp(c.plugin_dirs[63], "/opt/p63") == 0,
+	       "all of them, in order");
+	config_free(&c);
+}
+
+/* Write text to tmp/name and load it over c. Returns config_load_file's. */
+static int load_text(doctor_config *c, const char *tmp, const char *name,
+                     const char *text)
+{
+	char path[600];
+	char *err = NULL;
+	FILE *f;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/%s", tmp, name);
+	f = fopen(path, "w");
+	fputs(text, f);
+	fclose(f);
+	rc = config_load_file(c, path, &err);
+	if (rc < 0)
+		tap_diag("%s: %s", name, err ? err : "(no message)");
+	free(err);
+	return rc;
+}
+
+/* plugins.settings as the plugin host sees it: JSON values of each type. */
+static void test_plugin_settings(const char *tmp)
+{
+	doctor_config c, copy;
+	json_t *pip, *mirrors, *value;
+
+	config_defaults(&c);
+	tap_is_int(load_text(&c, tmp, "settings.yaml",
+	           "plugins:\n  settings:\n    pip:\n      retries: 3\n"
+	           "      backoff: 0.25\n      big: 10000000000\n"
+	           "      nul: \"a\\0b\"\n      off: off\n      none:\n"
+	           "      mirrors:\n        - {url: https://m.example, weight: 2}\n"
+	           "    conda:\n"), 0, "load plugin settings");
+	pip = json_object_get(c.plugin_settings, "pip");
+	tap_ok(json_is_object(pip) && json_object_size(c.plugin_settings) == 2,
+	       "an object per plugin");
+	value = json_object_get(pip, "retries");
+	tap_ok(json_is_integer(value) && json_integer_value(value) == 3, "an integer");
+	value = json_object_get(pip, "backoff");
+	tap_ok(json_is_real(value) && json_real_value(value) == 0.25, "a real");
+	value = json_object_get(pip, "big");
+	tap_ok(json_is_integer(value) && json_integer_value(value) == 10000000000LL,
+	       "a 64-bit integer");
+	value = json_object_get(pip, "nul");
+	tap_ok(json_is_string(value) && json_string_length(value) == 3 &&
+	       memcmp(json_string_value(value), "a\0b", 3) == 0,
+	       "a quoted string keeps its NUL byte");
+	tap_is_str(json_string_value(json_object_get(pip, "off")), "off",
+	           "off is a string in free-form settings");
+	tap_ok(json_is_null(json_object_get(pip, "none")), "an empty value is null");
+	mirrors = json_object_get(pip, "mirrors");
+	tap_ok(json_is_array(mirrors) && json_array_size(mirrors) == 1 &&
+	       json_integer_value(json_object_get(json_array_get(mirrors, 0), "weight")) == 2,
+	       "a list of mappings");
+	value = json_object_get(c.plugin_settings, "conda");
+	tap_ok(json_is_object(value) && json_object_size(value) == 0,
+	       "a plugin with nothing under it has an empty object");
+
+	tap_is_int(cfg_copy(&copy, &c), 0, "copy the configuration");
+	json_object_set_new(json_object_get(copy.plugin_settings, "pip"), "retries",
+	                    json_integer(9));
+	tap_is_int(json_integer_value(json_object_get(pip, "retries")), 3,
+	           "the copy's settings are its own");
+	config_free(&copy);
+
+	tap_is_int(load_text(&c, tmp, "settings2.yaml",
+	           "plugins.settings: {conda: {channel: main}}\n"), 0, "load other settings");
+	tap_ok(json_object_size(c.plugin_settings) == 1 &&
+	       !json_object_get(c.plugin_settings, "pip"),
+	       "a file's settings replace the earlier ones whole");
+	tap_is_int(load_text(&c, tmp, "settings3.yaml", "log_level: warn\n"), 0,
+	           "load a file without settings");
+	tap_ok(json_object_get(c.plugin_settings, "conda") != NULL,
+	       "which leaves them as they were");
 	config_free(&c);
 }
 
@@ -435,6 +588,74 @@ static void test_paths(void)
 	check_path(paths_dirname("a//b"), "a", "dirname with doubled slashes");
 }
 
+/* paths_plugin_dirs()'s list as one string, "a|b|c"; checks that the
+ * array is NULL-terminated after *n entries, then frees it. */
+static char *plugin_dirs_joined(const char *shipped, const char *const *extra,
+                                size_t nextra)
+{
+	size_t n = 99, i, len = 1;
+	char **dirs = paths_plugin_dirs(shipped, extra, nextra, &n);
+	char *out;
+
+	if (!dirs)
+		return NULL;
+	for (i = 0; i < n; i++)
+		len += strlen(dirs[i]) + 1;
+	out = calloc(1, len);
+	for (i = 0; i < n; i++)
+		sprintf(out + strlen(out), "%s%s", i ? "|" : "", dirs[i]);
+	if (dirs[n] != NULL) {
+		free(out);
+		out = strdup("(not NULL-terminated)");
+	}
+	paths_free_list(dirs, n);
+	return out;
+}
+
+static void test_plugin_dirs(void)
+{
+	const char *const extra[] = { "/opt/extra", TEST_HOME "/more" };
+	const char *sys = DOCTOR_SYSCONFDIR "/doctor/plugins";
+	char want[1024];
+
+	unsetenv("DOCTOR_PLUGIN_PATH");
+	unsetenv("XDG_CONFIG_HOME");
+	snprintf(want, sizeof(want), "/usr/share/doctor/plugins|%s|%s", sys,
+	         TEST_HOME "/.config/doctor/plugins");
+	check_path(plugin_dirs_joined("/usr/share/doctor/plugins", NULL, 0), want,
+	           "plugin dirs: shipped, system, then ~/.config");
+	snprintf(want, sizeof(want), "/usr/share/doctor/plugins|%s|%s|/opt/extra|%s",
+	         sys, TEST_HOME "/.config/doctor/plugins", TEST_HOME "/more");
+	check_path(plugin_dirs_joined("/usr/share/doctor/plugins", extra, 2), want,
+	           "plugin dirs: plugins.dirs come last, in order");
+	setenv("XDG_CONFIG_HOME", "/xdg/config", 1);
+	snprintf(want, sizeof(want), "/s|%s|/xdg/config/doctor/plugins|/opt/extra", sys);
+	check_path(plugin_dirs_joined("/s", extra, 1), want,
+	           "plugin dirs: XDG_CONFIG_HOME for the user folder");
+	setenv("XDG_CONFIG_HOME", "relative/config", 1);
+	snprintf(want, sizeof(want), "%s|%s", sys, TEST_HOME "/.config/doctor/plugins");
+	check_path(plugin_dirs_joined(NULL, NULL, 0), want,
+	           "plugin dirs: a relative XDG_CONFIG_HOME is ignored; no shipped dir");
+
+	setenv("DOCTOR_PLUGIN_PATH", "/build/plugins::/test/plugins:", 1);
+	check_path(plugin_dirs_joined("/s", extra, 1),
+	           "/build/plugins|/test/plugins|/opt/extra",
+	           "plugin dirs: DOCTOR_PLUGIN_PATH replaces the standard folders");
+	setenv("DOCTOR_PLUGIN_PATH", "plugins", 1);
+	check_path(plugin_dirs_joined("/s", NULL, 0), "plugins",
+	           "plugin dirs: DOCTOR_PLUGIN_PATH taken as given");
+	setenv("DOCTOR_PLUGIN_PATH", ":", 1);
+	check_path(plugin_dirs_joined("/s", NULL, 0), "",
+	           "plugin dirs: can be empty");
+	setenv("DOCTOR_PLUGIN_PATH", "", 1);
+	snprintf(want, sizeof(want), "/s|%s|%s", sys, TEST_HOME "/.config/doctor/plugins");
+	check_path(plugin_dirs_joined("/s", NULL, 0), want,
+	           "plugin dirs: an empty DOCTOR_PLUGIN_PATH is unset");
+	unsetenv("DOCTOR_PLUGIN_PATH");
+	unsetenv("XDG_CONFIG_HOME");
+	paths_free_list(NULL, 0);
+}
+
 static void test_mkdir_p(const char *tmp)
 {
 	char path[600], file[600];
@@ -488,6 +709,7 @@ int main(int argc, char **argv)
 	unsetenv("DOCTOR_DATA_DIR");
 	unsetenv("DOCTOR_LOG_LEVEL");
 	unsetenv("DOCTOR_CONFIG");
+	unsetenv("DOCTOR_PLUGIN_PATH");
 
 	test_defaults();
 	n = run_cases(cases);
@@ -496,8 +718,11 @@ int main(int argc, char **argv)
 	test_documented(cases);
 	test_unchanged_on_error(tmp);
 	test_too_many_watches(tmp);
+	test_too_many_plugin_dirs(tmp);
+	test_plugin_settings(tmp);
 	test_env();
 	test_paths();
+	test_plugin_dirs();
 	test_mkdir_p(tmp);
 	nftw(tmp, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 	return tap_done();
