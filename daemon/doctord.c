@@ -45,6 +45,25 @@ static void apply_detectors(const doctor_config *cfg)
 #define DOCTOR_PLUGINDIR "/usr/local/share/doctor/plugins"
 #endif
 
+/* One line for the log: how many plugins are on, and which are not. */
+static void log_plugin_summary(plugin_host *h)
+{
+	json_t *list = plugin_host_list(h), *p;
+	size_t i, on = 0;
+
+	json_array_foreach(list, i, p) {
+		const char *state = json_string_value(json_object_get(p, "state"));
+		if (state && strcmp(state, "enabled") == 0)
+			on++;
+		else
+			log_warn("plugin %s is %s: %s", json_string_value(json_object_get(p, "name")),
+			         state ? state : "?", json_string_value(json_object_get(p, "error")) ?
+			         json_string_value(json_object_get(p, "error")) : "");
+	}
+	log_info("plugins: %zu of %zu enabled", on, json_array_size(list));
+	json_decref(list);
+}
+
 /* (Re)load the plugins from the standard folders and plugins.dirs, and
  * register their detectors. A host that cannot start leaves doctor working
  * without plugins. */
@@ -81,6 +100,7 @@ static void load_plugins(struct doctord *d)
 		plugin_host_disable_names(d->plugins, (const char *const *)d->cfg.plugins_disabled,
 		                          d->cfg.nplugins_disabled);
 		plugin_host_register_detectors(d->plugins);
+		log_plugin_summary(d->plugins);
 	}
 	paths_free_list(dirs, n);
 }

@@ -311,7 +311,7 @@ static json_t *would_run(struct doctord *d, json_t *remedy)
 int remedy_confirm(struct doctord *d, struct conn *c, int64_t id, bool dry_run,
                    json_t **reply, char **state_out)
 {
-	static const char *const from[] = { "proposed", "failed", NULL };
+	static const char *const from[] = { "proposed", "failed", "undone", NULL };
 	json_t *remedy = NULL, *timeout;
 	struct remedy_run *run;
 	int rc = store_remedy_get(d->st, id, false, &remedy);

@@ -1,22 +1,30 @@
 #!/bin/sh
 # demo.sh - build doctor and run its main job on the embedded default: a
-# doctord with its own socket and SQLite data dir, a failing Python program
-# and a failing shell command run under `doctor run`, a live watcher, and the
-# incidents afterwards. Leaves no process running.
+# doctord with its own socket and SQLite data dir and the shipped Lua
+# plugins; a failing Python program in a virtualenv run under `doctor run`
+# is diagnosed (cv2 comes from opencv-python), the install is proposed, the
+# script confirms it as a user would (nothing runs before), the program then
+# works, and `doctor undo` removes the install again. pip reads a local
+# wheel folder this script writes: no network. A failing shell command, a
+# live watcher, and the incidents afterwards. Leaves no process running.
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=$top/build/demo
 mkdir -p "$build"
-if [ ! -x "$build/doctord" ] || [ ! -x "$build/doctor" ]; then
-	echo "== building doctor"
+echo "== building doctor"
+if [ ! -f "$build/Makefile" ]; then
 	(cd "$top" && autoreconf -fi >/dev/null 2>&1)
-	(cd "$build" && "$top/configure" -q && make -s -j2) >/dev/null
+	(cd "$build" && "$top/configure" -q) >/dev/null
 fi
+make -C "$build" -s -j2 >/dev/null
 
 tmp=$(mktemp -d /tmp/doctor-demo.XXXXXX)
 export DOCTOR_SOCKET="$tmp/run/doctord.sock"
 export DOCTOR_DATA_DIR="$tmp/data"
+export DOCTOR_PLUGIN_PATH="$top/plugins"
+# pip in the demo installs only from a local folder of wheels
+export PIP_NO_INDEX=1 PIP_FIND_LINKS="$tmp/wheels" PIP_DISABLE_PIP_VERSION_CHECK=1
 doctor="$build/doctor"
 watch_pid=
 cleanup() {
@@ -52,15 +60,41 @@ def load(path):
 
 print("loading the model...")
 import cv2                          # not installed
+print("cv2", cv2.__version__, "ready: model loaded")
 PY
-echo "== doctor run -- python3 train.py"
-"$doctor" run -- python3 train.py || echo "(exit status $? kept)"
+python3 "$top/scripts/demo_wheel.py" "$tmp/wheels" opencv-python 4.99.0 cv2 >/dev/null
+python=python3
+if python3 -m venv "$tmp/venv" >/dev/null 2>&1; then
+	python="$tmp/venv/bin/python"
+	echo "== a virtualenv in $tmp/venv; cv2 is not installed there"
+fi
+echo "== doctor run -- $python train.py"
+"$doctor" run -- "$python" train.py || echo "(exit status $? kept)"
+
+remedy=$("$doctor" incidents --json | python3 -c '
+import json, subprocess, sys
+for i in json.load(sys.stdin):
+    if i["message"] == "No module named '"'"'cv2'"'"'":
+        d = json.loads(subprocess.run([sys.argv[1], "show", "--json", str(i["id"])],
+                                      capture_output=True, text=True).stdout)
+        for r in d.get("remedies", []):
+            if "install" in r["argv"] and r["argv"][0] == sys.argv[2]:
+                print(r["id"]); break
+        break' "$doctor" "$python")
+if [ -n "$remedy" ]; then
+	echo "== nothing was installed yet: the user confirms remedy #$remedy (doctor confirm $remedy)"
+	"$doctor" confirm "$remedy"
+	echo "== run it again"
+	"$doctor" run -- "$python" train.py || true
+	echo "== doctor undo $remedy"
+	"$doctor" undo "$remedy"
+fi
 
 echo "== doctor run -- sh -c 'frobnicate --all'"
 "$doctor" run -- sh -c 'frobnicate --all' || echo "(exit status $? kept)"
 
 echo "== the same error again is the same incident, counted"
-"$doctor" run --quiet -- python3 train.py >/dev/null 2>&1 || true
+"$doctor" run --quiet -- "$python" train.py >/dev/null 2>&1 || true
 sleep 0.2
 
 echo "== doctor incidents"

@@ -198,7 +198,7 @@ int plugin_host_load_file(plugin_host *h, const char *path, json_t *config)
 	if (plugin_load(p, config) < 0)
 		plugins_log(LOG_WARN, "plugin %s: %s", path, p->error ? p->error : "cannot load");
 	else
-		plugins_log(LOG_INFO, "plugin %s %s loaded from %s", p->name, p->version, path);
+		plugins_log(LOG_DEBUG, "plugin %s %s loaded from %s", p->name, p->version, path);
 	rc = add_plugin(h, p);
 	if (rc == 0 && h->detectors_registered)
 		rc = plugin_host_register_detectors(h);
