@@ -36,9 +36,11 @@ int incidents_report(struct doctord *d, struct source *src, dr_error *e,
 	}
 	if (src)
 		src->errors++;
-	log_info("incident %lld %s: %s (%s, count %lld)", (long long)r.id,
-	         r.is_new ? "new" : "seen again", e->exception,
-	         src ? src->name : "no source", (long long)r.count);
+	/* ids and kinds only: a source's name may be a command line with a
+	 * token in it, and logs must not carry secrets */
+	log_info("incident %lld %s: %s (source %lld, %s, count %lld)", (long long)r.id,
+	         r.is_new ? "new" : "seen again", e->exception, src ? (long long)src->id : 0LL,
+	         src ? src->kind : "none", (long long)r.count);
 	if (d->nsubscribers > 0 && store_incident_summary(d->st, r.id, &summary) == 0)
 		conn_broadcast(d, r.is_new ? "incident.new" : "incident.updated",
 		               json_pack("{s:o}", "incident", summary));

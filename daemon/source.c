@@ -124,7 +124,7 @@ void source_close(struct source *src)
 		log_warn("store: cannot mark source %lld closed: %s", (long long)src->id,
 		         store_errmsg(src->d->st));
 	log_debug("source %lld (%s) closed: %llu lines, %llu bytes, %llu errors",
-	          (long long)src->id, src->name, (unsigned long long)src->lines,
+	          (long long)src->id, src->kind, (unsigned long long)src->lines,
 	          (unsigned long long)src->bytes, (unsigned long long)src->errors);
 	if (src->owner && src->owner->raw_source == src)
 		src->owner->raw_source = NULL;
@@ -210,7 +210,7 @@ int source_open(struct doctord *d, struct conn *owner, const char *kind, const c
 	else
 		list_init(&src->conn_link);
 	d->nsources++;
-	log_debug("source %lld opened: %s %s%s", (long long)src->id, kind, name, raw ? " (raw)" : "");
+	log_debug("source %lld opened: %s%s", (long long)src->id, kind, raw ? " (raw)" : "");
 	*out = src;
 	return 0;
 }

@@ -209,6 +209,20 @@ def slow_subscriber(tap):
     lazy.close()
 
 
+def no_secrets_in_log(tap):
+    c = d.client()
+    src = c.call("source.open", {"kind": "command",
+                                 "name": "curl -H 'Authorization: Bearer SECRETTOKEN123'",
+                                 "context": {"argv": ["curl", "SECRETTOKEN123"]}})["source"]
+    c.call("source.write", {"source": src, "text": TRACEBACK.replace(
+        "No module named 'cv2'", "No module named 'SECRETTOKEN123'")})
+    c.call("source.error", {"source": src, "ename": "KeyError", "evalue": "'SECRETTOKEN123'"})
+    c.call("source.close", {"source": src})
+    c.close()
+    tap.ok("SECRETTOKEN123" not in d.stderr(),
+           "source names, messages and context never reach the log (debug level)")
+
+
 def stop(tap):
     watcher.close()
     tap.eq(d.stop(), 0, "clean exit")
@@ -216,4 +230,4 @@ def stop(tap):
 
 
 run_tests([start, stream_json, stream_raw, notebook_ansi, structured, negatives, shell_errors,
-           many_clients, vanishing, slow_subscriber, stop])
+           many_clients, vanishing, slow_subscriber, no_secrets_in_log, stop])
