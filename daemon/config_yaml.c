@@ -222,6 +222,23 @@ static int check_watch(struct loader *ld, const yaml_node_t *node,
 }
 
 /* watch.files: a list (or null: none). Replaces the whole list. */
+/* How many items a list key's sequence has (0 for null); an error for a
+ * non-sequence or more than k->max items (which also bounds the duplicate
+ * checks). */
+static int sequence_length(struct loader *ld, const struct cfg_key *k,
+                           const yaml_node_t *node, size_t *n)
+{
+	*n = 0;
+	if (is_null(node))
+		return 0;
+	if (node->type != YAML_SEQUENCE_NODE)
+		return fail_expected(ld, k, node, k->key);
+	*n = (size_t)(node->data.sequence.items.top - node->data.sequence.items.start);
+	if (*n > (size_t)k->max)
+		return fail_expected(ld, k, node, k->key);
+	return 0;
+}
+
 static int load_watches(struct loader *ld, const struct cfg_key *k,
                         const yaml_node_t *node, void *base)
 {
@@ -233,16 +250,11 @@ static int load_watches(struct loader *ld, const struct cfg_key *k,
 	char name[64];
 	int rc = 0;
 
-	if (!is_null(node)) {
-		if (node->type != YAML_SEQUENCE_NODE)
-			return fail_expected(ld, k, node, k->key);
-		n = (size_t)(node->data.sequence.items.top - node->data.sequence.items.start);
-		if (n > (size_t)k->max)     /* also bounds the duplicate check */
-			return fail_expected(ld, k, node, k->key);
-		list = n ? calloc(n, sizeof(*list)) : NULL;
-		if (n && !list)
-			return -ENOMEM;
-	}
+	if ((rc = sequence_length(ld, k, node, &n)) < 0)
+		return rc;
+	list = n ? calloc(n, sizeof(*list)) : NULL;
+	if (n && !list)
+		return -ENOMEM;
 	for (i = 0; i < n && rc == 0; i++) {
 		item = yaml_document_get_node(ld->doc, node->data.sequence.items.start[i]);
 		snprintf(name, sizeof(name), "%s[%zu]", k->key, i);
@@ -286,16 +298,11 @@ static int load_list(struct loader *ld, const struct cfg_key *k,
 	char name[64];
 	int rc = 0;
 
-	if (!is_null(node)) {
-		if (node->type != YAML_SEQUENCE_NODE)
-			return fail_expected(ld, k, node, k->key);
-		n = (size_t)(node->data.sequence.items.top - node->data.sequence.items.start);
-		if (n > (size_t)k->max)     /* also bounds the duplicate check */
-			return fail_expected(ld, k, node, k->key);
-		list = n ? calloc(n, sizeof(*list)) : NULL;
-		if (n && !list)
-			return -ENOMEM;
-	}
+	if ((rc = sequence_length(ld, k, node, &n)) < 0)
+		return rc;
+	list = n ? calloc(n, sizeof(*list)) : NULL;
+	if (n && !list)
+		return -ENOMEM;
 	for (i = 0; i < n && rc == 0; i++) {
 		item = yaml_document_get_node(ld->doc, node->data.sequence.items.start[i]);
 		snprintf(name, sizeof(name), "%s[%zu]", k->key, i);

@@ -7,9 +7,12 @@
 # removed when the shell exits); the prompt and line editing are not copied.
 # When the command line fails (exit status not 0, not an ignored status, its
 # first word not an ignored command) and wrote to stderr, a background job
-# sends "$ COMMAND LINE  (exit N)" and the last 64 KiB of that stderr to the
-# local daemon with `doctor send --kind shell`. Nothing else leaves the
-# shell, and nothing is sent for commands that succeed.
+# sends the last 64 KiB of that stderr to the local daemon with `doctor send
+# --kind shell`, with the command line, its exit status, the directory and
+# the shell as the source's context, and when the command's first word
+# (after VAR=value assignments) is a Python interpreter, that interpreter's
+# absolute path (--python), so that remedies install into it. Nothing else
+# leaves the shell, and nothing is sent for commands that succeed.
 #
 # Settings (environment or shell variables, read at every prompt):
 #   DOCTOR_BIN                 the doctor command (default: `doctor` on PATH)
@@ -87,6 +90,24 @@ __doctor_copied() {
 	[[ $n == "$1" ]]
 }
 
+# If command line $1 starts a Python interpreter (python, python3,
+# python3.11, venv/bin/python, after VAR=value words), print its absolute
+# path. Words are split on blanks only: a quoted first word is not looked up.
+__doctor_python() {
+	local -a words
+	local w p
+	read -r -a words <<<"$1"
+	for w in "${words[@]}"; do
+		[[ $w =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] || break
+	done
+	[[ $w == "~/"* ]] && w=$HOME/${w#"~/"}
+	[[ ${w##*/} =~ ^python[0-9.]*$ ]] || return 0
+	p=$(command -v -- "$w" 2>/dev/null) || return 0
+	[[ $p == */* ]] || return 0 # an alias or a function
+	[[ $p == /* ]] || p=$PWD/$p
+	printf '%s' "$p"
+}
+
 # Is this failure one to report? $1 status, $2 first word.
 __doctor_wanted() {
 	local p
@@ -103,7 +124,8 @@ __doctor_wanted() {
 
 # In the background: wait (bounded) for the copy to be complete, then send
 # it. $1 capture file, $2 exit status, $3 command line, $4 directory,
-# $5 the line's number, $6 1 when the copy was already complete.
+# $5 the line's number, $6 1 when the copy was already complete, $7 the
+# Python interpreter that ran, or empty.
 __doctor_send() {
 	local f=$1 i=0 bin
 	exec 3<"$f" || return 0 # held: the shell's exit may remove the folder
@@ -114,10 +136,8 @@ __doctor_send() {
 	[[ -s /dev/fd/3 ]] || return 0 # no stderr: nothing the daemon could read
 	bin=${DOCTOR_BIN:-$(command -v doctor)}
 	[[ -n $bin ]] || return 0
-	{
-		printf '$ %s  (exit %s)\n' "$3" "$2"
-		tail -c 65536 <&3
-	} | "$bin" --timeout 5 send --kind shell --name "$3" --cwd "$4"
+	tail -c 65536 <&3 | "$bin" --timeout 5 send --kind shell --name "$3" --cwd "$4" \
+		--command "$3" --exit-status "$2" --shell bash ${7:+--python "$7"}
 }
 
 # The DEBUG trap: only for commands run at the top level (with set -T it
@@ -153,12 +173,14 @@ __doctor_precmd() {
 		fi
 		line=${line%%$'\n'*}
 		line=${line:0:200}
-		local f=$__doctor_dir/err.$__doctor_n
+		local f=$__doctor_dir/err.$__doctor_n py
 		__doctor_n=$((__doctor_n + 1)) # the sender owns that file now
+		# here, where $PATH and the directory are the command's
+		[[ $line == *python* ]] && py=$(__doctor_python "$line")
 		if [[ ${DOCTOR_SHELL_VERBOSE-} == 1 ]]; then
-			(__doctor_send "$f" "$status" "$line" "$PWD" "$__doctor_seq" "$copied" </dev/null &)
+			(__doctor_send "$f" "$status" "$line" "$PWD" "$__doctor_seq" "$copied" "$py" </dev/null &)
 		else
-			(__doctor_send "$f" "$status" "$line" "$PWD" "$__doctor_seq" "$copied" </dev/null >/dev/null 2>&1 &)
+			(__doctor_send "$f" "$status" "$line" "$PWD" "$__doctor_seq" "$copied" "$py" </dev/null >/dev/null 2>&1 &)
 		fi
 	fi
 	return $status

@@ -358,8 +358,27 @@ def shell_hook(tap, shell, argv, hook, not_found):
             full = c.call("incident.get", {"id": inc["id"]})["incident"]
             tap.eq((full["source"]["kind"], full["extra"].get("command")), ("shell", cmd),
                    "%s: a shell source, the missing command recorded" % label)
-            tap.ok("$ %s  (exit 127)" % cmd in (full.get("context") or ""),
-                   "%s: the command line and exit status were sent" % label, full.get("context"))
+            ctx = full["source"].get("context") or {}
+            tap.eq((ctx.get("command"), ctx.get("exit_status"), ctx.get("shell")), (cmd, 127, shell),
+                   "%s: the command line, exit status and shell are the source's context" % label)
+            tap.ok("python" not in ctx and ctx.get("cwd") == os.getcwd(),
+                   "%s: with its directory, and no python for a command that is not one" % label, ctx)
+            tap.ok("(exit 127)" not in (full.get("context") or ""),
+                   "%s: no header line in the text sent" % label, full.get("context"))
+        if os.access(SYSPY, os.X_OK):
+            # a Python interpreter, named as on PATH after an assignment:
+            # its absolute path goes with the output
+            mod = "nonexistent_mod_for_%s_hook" % shell
+            sh.type("DOCTOR_X=1 python3 -c 'import %s'" % mod)
+            pinc = wait_for(lambda: [i for i in c.call("incident.list", {"exception": "ModuleNotFoundError"})[
+                "incidents"] if mod in i["message"]], 10)
+            pctx = c.call("incident.get", {"id": pinc[0]["id"]})["incident"]["source"].get("context") \
+                if pinc else {}
+            tap.eq((pctx.get("python"), pctx.get("exit_status"), pctx.get("shell")),
+                   (shutil.which("python3", path=env["PATH"]), 1, shell),
+                   "%s: a python command sends its interpreter's absolute path" % label)
+        else:
+            tap.skip("%s: a python command sends its interpreter" % label, "no %s" % SYSPY)
         names = [i["source"]["name"] for i in c.call("incident.list", {"limit": 1000})["incidents"] if i["source"]]
         tap.ok(not any("zzz-ok" in n or "hook-ok" in n for n in names),
                "%s: nothing was sent for commands that succeeded" % label, names)
