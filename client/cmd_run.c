@@ -384,17 +384,27 @@ static void open_feed(struct run *r, struct rpc_client *rpc, const struct run_op
 /* The diagnoses of the run's incidents, and on a terminal a y/N question
  * for each proposed remedy: yes runs it through the daemon (remedy.confirm),
  * streaming its output. Nothing runs without that answer. */
+static volatile sig_atomic_t prompt_interrupted;
+
+static void on_prompt_interrupt(int signo)
+{
+	prompt_interrupted = 1;
+}
+
 static void propose(const struct doctor_globals *g, json_t *incidents)
 {
+	/* no SA_RESTART: Ctrl-C ends the read of an answer as a no */
+	struct sigaction act = { .sa_handler = on_prompt_interrupt }, old;
 	bool ask = isatty(STDIN_FILENO) && isatty(STDERR_FILENO);
 	struct rpc_client *c = NULL;
 	json_t *incident, *result, *diag, *remedy;
 	size_t i, j, k;
 	char question[96];
 
-	if (rpc_client_connect(g->socket_path, &c) < 0)
+	if (json_array_size(incidents) == 0 || rpc_client_connect(g->socket_path, &c) < 0)
 		return;
 	rpc_client_set_timeout(c, g->timeout_ms);
+	sigaction(SIGINT, &act, &old);
 	json_array_foreach(incidents, i, incident) {
 		result = NULL;
 		if (rpc_client_call(c, "incident.diagnosis", json_pack("{s:O}", "id",
@@ -410,14 +420,16 @@ static void propose(const struct doctor_globals *g, json_t *incidents)
 				if (!state || strcmp(state, "proposed") != 0)
 					continue;
 				snprintf(question, sizeof question, "doctor: run remedy #%" JSON_INTEGER_FORMAT "?", id);
-				if (ask && diagnosis_view_ask(question))
+				if (ask && !prompt_interrupted && diagnosis_view_ask(question))
 					diagnosis_view_run_remedy(c, id, false, false);
-				else if (!ask)
-					doctor_msg("to run it: doctor confirm %" JSON_INTEGER_FORMAT, id);
+				else
+					doctor_msg("to run it%s: doctor confirm %" JSON_INTEGER_FORMAT,
+					           ask ? " later" : "", id);
 			}
 		}
 		json_decref(result);
 	}
+	sigaction(SIGINT, &old, NULL);
 	rpc_client_free(c);
 }
 
@@ -458,7 +470,6 @@ static void report(const struct doctor_globals *g, const struct run *r, const st
 	}
 	doctor_msg("details: doctor show %" JSON_INTEGER_FORMAT,
 	           json_integer_value(json_object_get(json_array_get(incidents, 0), "id")));
-	propose(g, incidents);
 }
 
 /* ---- the subcommand */
@@ -556,6 +567,9 @@ static int cmd_run(const struct doctor_globals *g, int argc, char **argv)
 		abandon(&r, rc);
 	report(g, &r, &o);
 	signals_restore(&r);
+	/* after the signals are restored: Ctrl-C at a y/N question means no */
+	if (r.feed && !o.quiet && !r.interrupted && raw_feed_done(r.feed))
+		propose(g, raw_feed_incidents(r.feed));
 	raw_feed_free(r.feed);
 	return r.exited ? exit_status_of(r.wait_status) : DOCTOR_EXIT_ERROR;
 }

@@ -122,7 +122,9 @@ static void ask_and_run(struct watch *w, json_int_t id)
 
 	snprintf(question, sizeof(question), "doctor: run remedy #%" JSON_INTEGER_FORMAT "?", id);
 	snprintf(key, sizeof(key), "%" JSON_INTEGER_FORMAT, id);
-	interrupt_allow(on_interrupt, 0);       /* no SA_RESTART: the read ends */
+	/* No SA_RESTART: Ctrl-C ends the read. One in the instant between
+	 * this check and the read is taken by the next Ctrl-C instead. */
+	interrupt_allow(on_interrupt, 0);
 	yes = !interrupted && diagnosis_view_ask(question);
 	if (!yes && !interrupted) {
 		json_object_set_new(w->declined, key, json_true());

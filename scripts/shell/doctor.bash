@@ -100,6 +100,7 @@ __doctor_python() {
 	for w in "${words[@]}"; do
 		[[ $w =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] || break
 	done
+	# shellcheck disable=SC2088 # the literal "~/" as typed, expanded here
 	[[ $w == "~/"* ]] && w=$HOME/${w#"~/"}
 	[[ ${w##*/} =~ ^python[0-9.]*$ ]] || return 0
 	p=$(command -v -- "$w" 2>/dev/null) || return 0

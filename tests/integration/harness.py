@@ -6,14 +6,18 @@ counts every check. Each test file is a list of functions run in order; an
 exception in one is a failed check, never a crash of the whole file.
 Nothing here fakes the daemon: the binaries come from $DOCTOR_BUILDDIR.
 """
+import fcntl
 import json
 import os
+import pty
+import select
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import termios
 import time
 import traceback
 
@@ -230,6 +234,68 @@ class Client:
 
     def close(self):
         self.sock.close()
+
+
+def _take_terminal():
+    """In the child, after setsid: stdin becomes the controlling terminal (/dev/tty opens)."""
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+class Pty:
+    """A program on a pseudo-terminal of its own session, which is its controlling
+    terminal as in a terminal emulator; everything it prints is kept."""
+
+    def __init__(self, argv, env, cwd=None):
+        self.master, slave = pty.openpty()
+        self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd,
+                                     start_new_session=True, close_fds=True, preexec_fn=_take_terminal)
+        os.close(slave)
+        self.out = b""
+
+    def pump(self, timeout):
+        end = time.time() + timeout
+        while time.time() < end:
+            r, _, _ = select.select([self.master], [], [], 0.05)
+            if r:
+                try:
+                    chunk = os.read(self.master, 65536)
+                except OSError:
+                    return
+                if not chunk:
+                    return
+                self.out += chunk
+
+    def wait_for(self, text, timeout=10, start=0):
+        """True once text shows (after byte offset start), within timeout*SLOW s."""
+        end = time.time() + timeout * SLOW
+        while text.encode() not in self.out[start:] and time.time() < end:
+            self.pump(0.05)
+        return text.encode() in self.out[start:]
+
+    def write(self, text):
+        os.write(self.master, text.encode())
+
+    def session(self):
+        """The processes of its session: it and whatever it started (background jobs too)."""
+        found = []
+        for pid in os.listdir("/proc"):
+            try:
+                with open("/proc/%s/stat" % pid) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(fields[3]) == self.proc.pid:    # field 6, the session id
+                found.append(int(pid))
+        return found
+
+    def close(self):
+        for pid in self.session():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        self.proc.wait()
+        os.close(self.master)
 
 
 class RpcError(Exception):

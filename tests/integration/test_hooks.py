@@ -12,8 +12,6 @@ installed is skipped with the reason.
 """
 import json
 import os
-import pty
-import select
 import shutil
 import signal
 import subprocess
@@ -22,7 +20,7 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BUILD, SLOW, SRC, Daemon, run_tests, wait_for  # noqa: E402
+from harness import BUILD, SLOW, SRC, Daemon, Pty, run_tests, wait_for  # noqa: E402
 
 IPYDIR = os.path.join(SRC, "scripts", "ipython")
 EXTENSION = os.path.join(IPYDIR, "doctor_ipython.py")
@@ -251,34 +249,8 @@ def enable_disable(tap):
     tap.ok(r.returncode == 1 and os.path.exists(startup), "also by --disable")
 
 
-class PtyShell:
-    """An interactive shell on a pseudo-terminal; everything it prints is kept."""
-
-    def __init__(self, argv, env):
-        self.master, slave = pty.openpty()
-        self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env,
-                                     start_new_session=True, close_fds=True)
-        os.close(slave)
-        self.out = b""
-
-    def pump(self, timeout):
-        end = time.time() + timeout
-        while time.time() < end:
-            r, _, _ = select.select([self.master], [], [], 0.05)
-            if r:
-                try:
-                    chunk = os.read(self.master, 65536)
-                except OSError:
-                    return
-                if not chunk:
-                    return
-                self.out += chunk
-
-    def wait_for(self, text, timeout=10):
-        end = time.time() + timeout * SLOW
-        while text.encode() not in self.out and time.time() < end:
-            self.pump(0.05)
-        return text.encode() in self.out
+class PtyShell(Pty):
+    """An interactive shell on a pseudo-terminal, typed into line by line."""
 
     def prompts(self):
         return self.out.count(b"HOOKPROMPT>")
@@ -290,14 +262,6 @@ class PtyShell:
         end = time.time() + timeout * SLOW
         while self.prompts() <= n and time.time() < end and self.proc.poll() is None:
             self.pump(0.05)
-
-    def close(self):
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except OSError:
-            pass
-        self.proc.wait()
-        os.close(self.master)
 
 
 def tagged_processes(tag):

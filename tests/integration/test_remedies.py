@@ -13,13 +13,14 @@ import base64
 import hashlib
 import json
 import os
-import shutil
+import signal
 import subprocess
 import sys
+import time
 import zipfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import SLOW, SRC, Daemon, RpcError, run_tests, wait_for  # noqa: E402
+from harness import BUILD, DOCTOR, SLOW, SRC, Daemon, Pty, RpcError, run_tests, wait_for  # noqa: E402
 
 SYSTEM_PYTHON = "/usr/bin/python3"
 d = None
@@ -70,6 +71,12 @@ def setup(tap):
                 '  diagnose = function(i, ctx) return { summary = "hangs", confidence = 1,\n'
                 '    remedies = {{ key = "hang", title = "sleep forever", argv = {"sleep", "300"},\n'
                 '                  changes_system = false, timeout = 1 }} } end }\n')
+    # and one whose remedy only prints, for `doctor watch`
+    with open(os.path.join(tplugins, "echo.lua"), "w") as f:
+        f.write('return { name = "test.echo", version = "1", match = { exception = "EchoForTest" },\n'
+                '  diagnose = function(i, ctx) return { summary = "echoes", confidence = 1,\n'
+                '    remedies = {{ key = "echo", title = "say it ran", argv = {"echo", "echo-remedy-ran"},\n'
+                '                  changes_system = false, timeout = 10 }} } end }\n')
     d.env["DOCTOR_PLUGIN_PATH"] = os.path.join(SRC, "plugins") + ":" + tplugins
     d.start()
     if not have_venv():
@@ -152,6 +159,159 @@ def command_demo(tap):
         [vpython(), "-m", "pip", "--version"], capture_output=True).returncode == 0,
         "and pip itself was not touched")
     c.close()
+
+
+def shell_demo(tap):
+    """The same story from an interactive bash with doctor.bash: the hook says which python failed."""
+    if not venv:
+        tap.skip("the shell demo", "no virtualenv")
+        return
+    run = os.path.join(d.tmp, "run-bash")
+    os.makedirs(run, mode=0o700, exist_ok=True)
+    env = dict(d.env, DOCTOR_SOCKET=d.socket, XDG_RUNTIME_DIR=run, TERM="dumb", PS1="DEMO> ",
+               HISTFILE=os.path.join(d.tmp, "hist-demo"),
+               PATH=BUILD + os.pathsep + os.environ.get("PATH", "/usr/bin:/bin"))
+    sh = Pty(["bash", "--norc", "--noprofile", "-i"], env, cwd=d.tmp)
+    c = d.client()
+    try:
+        c.call("subscribe", {})
+        tap.ok(sh.wait_for("DEMO> "), "an interactive bash on a pseudo-terminal", sh.out[-2000:])
+        sh.write("source %s\n" % os.path.join(SRC, "scripts", "shell", "doctor.bash"))
+        sh.write("%s -c 'import cv2'\n" % vpython())
+        tap.ok(sh.wait_for("No module named 'cv2'", 20), "the shell shows python's error", sh.out[-2000:])
+
+        def from_shell():
+            return [i for i in c.call("incident.list")["incidents"]
+                    if i["message"] == "No module named 'cv2'" and (i["source"] or {}).get("kind") == "shell"]
+        inc = wait_for(from_shell, 15)
+        tap.ok(inc, "the hook sent it: an incident from a shell source",
+               c.call("incident.list")["incidents"])
+        if not inc:
+            return
+        ctx = c.call("incident.get", {"id": inc[0]["id"]})["incident"]["source"]["context"]
+        tap.eq((ctx.get("python"), ctx.get("exit_status"), ctx.get("shell")), (vpython(), 1, "bash"),
+               "its context names the venv's python, the exit status and the shell")
+        tap.eq(ctx.get("command"), "%s -c 'import cv2'" % vpython(), "and the command line")
+        done = c.wait_note("diagnosis.done", lambda m: m["params"]["incident"] == inc[0]["id"], 10)
+        rems = [r for dg in done["params"]["diagnoses"] for r in dg.get("remedies", [])
+                if "install" in r["argv"]]
+        want = [vpython(), "-m", "pip", "install", "opencv-python"]
+        tap.eq([r["argv"] for r in rems], [want],
+               "the diagnosis of this occurrence installs into that python, as argv")
+        if not rems:
+            return
+        rid = rems[0]["id"]
+        # proposed, or undone by command_demo (the same remedy of the same incident)
+        tap.ok(rems[0]["state"] in ("proposed", "undone") and not imports_cv2(),
+               "nothing ran yet", rems[0])
+        c.call("remedy.confirm", {"id": rid})
+        res = c.wait_note("remedy.done", lambda m: m["params"]["remedy"]["id"] == rid, 300)["params"]
+        tap.eq((res["result"], res["verified"]), ("succeeded", True), "confirmed: it installs, verified")
+        mark = len(sh.out)
+        sh.write("%s -c 'import cv2; print(\"ok\", cv2.__version__)'\n" % vpython())
+        tap.ok(sh.wait_for("ok 99.0", 20, mark), "the same command in the same bash now works",
+               sh.out[mark:])
+        mark = len(sh.out)
+        sh.write("doctor undo %d; echo undo-status=$?\n" % rid)
+        tap.ok(sh.wait_for("undo-status=0", 120, mark), "doctor undo ID, typed in that bash",
+               sh.out[mark:])
+        tap.ok(not imports_cv2(), "cv2 is gone again")
+    finally:
+        c.close()
+        sh.close()
+
+
+def watch_prompt(tap):
+    """doctor watch on a terminal asks; yes runs the remedy, no leaves it, Ctrl-C exits 0."""
+    e = dict(d.env, DOCTOR_SOCKET=d.socket, TERM="dumb")
+    w = Pty([DOCTOR, "watch"], e)
+    c = d.client()
+    try:
+        tap.ok(w.wait_for("Ctrl-C stops"), "doctor watch on a terminal", w.out)
+        r = c.call("source.error", {"ename": "EchoForTest", "evalue": "alpha"})
+        rid = [x for x in c.call("incident.diagnosis", {"id": r["incident"]})["remedies"]
+               if x["plugin"] == "test.echo"][0]["id"]
+        q = "run remedy #%d? [y/N]" % rid
+        tap.ok(w.wait_for(q), "it shows the proposal and asks", w.out)
+        tap.ok(b"echo echo-remedy-ran" in w.out and b"#%d" % r["incident"] in w.out,
+               "under the incident's line, with the command it runs", w.out)
+        mark = len(w.out)
+        w.write("y\n")
+        tap.ok(w.wait_for("remedy #%d succeeded" % rid, 20, mark) and b"echo-remedy-ran" in w.out[mark:],
+               "yes: it runs, its output streams into the watch", w.out[mark:])
+        r2 = c.call("source.error", {"ename": "EchoForTest", "evalue": "beta"})
+        rid2 = [x for x in c.call("incident.diagnosis", {"id": r2["incident"]})["remedies"]
+                if x["plugin"] == "test.echo"][0]["id"]
+        tap.ok(w.wait_for("run remedy #%d? [y/N]" % rid2, 10, mark),
+               "the watch goes on after the remedy: the next one is asked", w.out[mark:])
+        mark = len(w.out)
+        w.write("n\n")
+        tap.ok(w.wait_for("to run it later: doctor confirm %d" % rid2, 10, mark), "no: it says how to run it later",
+               w.out[mark:])
+        state = [x for x in c.call("incident.diagnosis", {"id": r2["incident"]})["remedies"] if x["id"] == rid2]
+        tap.eq(state[0]["state"], "proposed", "and nothing ran")
+        w.proc.send_signal(signal.SIGINT)
+        tap.ok(wait_for(lambda: w.proc.poll() is not None, 10), "Ctrl-C stops it")
+        tap.eq(w.proc.returncode, 0, "with status 0")
+        # Ctrl-C while it asks
+        w2 = Pty([DOCTOR, "watch"], e)
+        try:
+            w2.wait_for("Ctrl-C stops")
+            r3 = c.call("source.error", {"ename": "EchoForTest", "evalue": "gamma"})
+            tap.ok(w2.wait_for("? [y/N]"), "asked again for another incident", w2.out)
+            time.sleep(0.2 * SLOW)  # in the read, past the instant between question and read
+            w2.proc.send_signal(signal.SIGINT)
+            tap.ok(wait_for(lambda: w2.proc.poll() is not None, 10) and w2.proc.returncode == 0,
+                   "Ctrl-C at the question ends the watch with status 0", (w2.proc.returncode, w2.out))
+        finally:
+            w2.close()
+        rid3 = [x for x in c.call("incident.diagnosis", {"id": r3["incident"]})["remedies"]
+                if x["plugin"] == "test.echo"][0]
+        tap.eq(rid3["state"], "proposed", "which runs nothing")
+    finally:
+        c.close()
+        w.close()
+
+
+def watch_no_prompt(tap):
+    """Off a terminal, or with --no-prompt, proposals are printed with how to run them; --json prints events."""
+    e = dict(d.env, DOCTOR_SOCKET=d.socket, TERM="dumb")
+    piped = subprocess.Popen([DOCTOR, "watch"], env=e, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+    as_json = subprocess.Popen([DOCTOR, "watch", "--json"], env=e, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    on_tty = Pty([DOCTOR, "watch", "--no-prompt"], e)
+    c = d.client()
+    try:
+        on_tty.wait_for("Ctrl-C stops")
+        wait_for(lambda: c.call("status")["subscribers"] >= 3, 10)
+        r = c.call("source.error", {"ename": "EchoForTest", "evalue": "delta"})
+        rid = [x for x in c.call("incident.diagnosis", {"id": r["incident"]})["remedies"]
+               if x["plugin"] == "test.echo"][0]["id"]
+        hint = "to run it: doctor confirm %d" % rid
+        tap.ok(on_tty.wait_for(hint) and b"[y/N]" not in on_tty.out,
+               "--no-prompt on a terminal: printed with how to run it, not asked", on_tty.out)
+        time.sleep(0.3 * SLOW)
+        for p in (piped, as_json):
+            p.send_signal(signal.SIGINT)
+        out, err = piped.communicate(timeout=10 * SLOW)
+        tap.ok(hint.encode() in out and b"[y/N]" not in out + err and b"echo echo-remedy-ran" in out,
+               "into a pipe: the proposal and how to run it, nothing asked", out + err)
+        tap.eq(piped.returncode, 0, "SIGINT ends it with status 0")
+        out, err = as_json.communicate(timeout=10 * SLOW)
+        methods = [json.loads(line)["method"] for line in out.splitlines()]
+        tap.ok("incident.new" in methods and "diagnosis.done" in methods and "remedy.proposed" in methods,
+               "--json: every event as a line of JSON, diagnoses and remedies too", methods)
+        tap.eq(as_json.returncode, 0, "--json ends with status 0 too")
+        state = [x for x in c.call("incident.diagnosis", {"id": r["incident"]})["remedies"] if x["id"] == rid]
+        tap.eq(state[0]["state"], "proposed", "none of them ran it")
+    finally:
+        c.close()
+        on_tty.close()
+        for p in (piped, as_json):
+            if p.poll() is None:
+                p.kill()
+                p.wait()
 
 
 def hanging_remedy(tap):
@@ -269,4 +429,5 @@ def stop(tap):
     d.cleanup()
 
 
-run_tests([setup, command_demo, hanging_remedy, notebook_demo, stop])
+run_tests([setup, command_demo, shell_demo, watch_prompt, watch_no_prompt, hanging_remedy, notebook_demo,
+           stop])
