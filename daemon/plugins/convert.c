@@ -93,9 +93,17 @@ void json_merge_into(lua_State *L, int idx, const json_t *obj)
 /* ------------------------------------------------------------------ */
 /* Lua -> json                                                         */
 
+/* A plugin's result becomes JSON in C, outside its limits: a table shared
+ * many times (t = {t, t} twenty times) or one big string referenced
+ * everywhere would otherwise cost exponential time or gigabytes. */
+#define CONVERT_MAX_VALUES 100000
+#define CONVERT_MAX_BYTES  (4u * 1024 * 1024)
+
 struct conv {
 	char *err;
 	size_t errlen;
+	size_t values;   /* converted so far */
+	size_t bytes;    /* string and key bytes so far */
 };
 
 __attribute__((format(printf, 2, 3)))
@@ -173,6 +181,12 @@ static json_t *record_to_json(lua_State *L, int idx, int depth, struct conv *c)
 	lua_pushnil(L);
 	while (lua_next(L, idx)) {
 		key = lua_tolstring(L, -2, &klen);
+		if ((c->bytes += klen) > CONVERT_MAX_BYTES) {
+			lua_pop(L, 2);
+			json_decref(obj);
+			return fail(c, "the result is too large (more than %u bytes of text)",
+			            CONVERT_MAX_BYTES);
+		}
 		item = to_json(L, lua_gettop(L), depth + 1, c);
 		lua_pop(L, 1);
 		if (!item || json_object_setn_new(obj, key, klen, item) < 0) {
@@ -194,6 +208,8 @@ static json_t *to_json(lua_State *L, int idx, int depth, struct conv *c)
 	double d;
 	int shape;
 
+	if (++c->values > CONVERT_MAX_VALUES)
+		return fail(c, "the result is too large (more than %d values)", CONVERT_MAX_VALUES);
 	switch (lua_type(L, idx)) {
 	case LUA_TNIL:
 		return json_null();
@@ -206,6 +222,9 @@ static json_t *to_json(lua_State *L, int idx, int depth, struct conv *c)
 		return isfinite(d) ? json_real(d) : fail(c, "%s", "a number is not finite");
 	case LUA_TSTRING:
 		s = lua_tolstring(L, idx, &n);
+		if ((c->bytes += n) > CONVERT_MAX_BYTES)
+			return fail(c, "the result is too large (more than %u bytes of text)",
+			            CONVERT_MAX_BYTES);
 		str = json_stringn(s, n);
 		return str ? str : fail(c, "%s", "a string is not valid UTF-8");
 	case LUA_TTABLE:
@@ -224,7 +243,7 @@ static json_t *to_json(lua_State *L, int idx, int depth, struct conv *c)
 
 json_t *lua_to_json(lua_State *L, int idx, char *errbuf, size_t errlen)
 {
-	struct conv c = { errbuf, errlen };
+	struct conv c = { errbuf, errlen, 0, 0 };
 
 	errbuf[0] = '\0';
 	return to_json(L, lua_absindex(L, idx), 0, &c);

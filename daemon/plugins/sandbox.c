@@ -119,6 +119,28 @@ static void count_hook(lua_State *L, lua_Debug *ar)
 		luaL_error(L, "%s", sb->abort_msg);
 }
 
+/* A new coroutine starts with a fresh hook counter, so one that runs fewer
+ * than SANDBOX_HOOK_EVERY instructions is never checked: a tree of short
+ * coroutines could work forever unseen. Each creation therefore costs a
+ * full tick, with the same checks as the hook. */
+static void charge_tick(lua_State *L)
+{
+	count_hook(L, NULL);
+}
+
+/* coroutine.create / coroutine.wrap: charge a tick, then the original
+ * (upvalue 1). */
+static int charged_create(lua_State *L)
+{
+	int n = lua_gettop(L);
+
+	charge_tick(L);
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_insert(L, 1);
+	lua_call(L, n, LUA_MULTRET);
+	return lua_gettop(L);
+}
+
 /* ------------------------------------------------------------------ */
 /* Replacements for the unsafe parts of the base library               */
 
@@ -243,6 +265,14 @@ static void set_guarded(lua_State *L, int t, int src, const char *name)
 	lua_setfield(L, t, name);
 }
 
+/* t[name] = a charged_create closure over the function src[name]. */
+static void set_charged(lua_State *L, int t, int src, const char *name)
+{
+	lua_getfield(L, src, name);
+	lua_pushcclosure(L, charged_create, 1);
+	lua_setfield(L, t, name);
+}
+
 /* Push a shallow copy of the table at idx without the key `except`. */
 static void push_copy(lua_State *L, int idx, const char *except)
 {
@@ -348,6 +378,8 @@ static int setup_state(lua_State *L)
 	push_copy(L, co, NULL);
 	set_guarded(L, lua_gettop(L), co, "resume");
 	set_guarded(L, lua_gettop(L), co, "close");
+	set_charged(L, lua_gettop(L), co, "create");
+	set_charged(L, lua_gettop(L), co, "wrap");
 	lua_setfield(L, env, "coroutine");
 	open_lib(L, LUA_OSLIBNAME, luaopen_os);
 	build_os(L, env, lua_gettop(L));

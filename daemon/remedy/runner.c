@@ -43,6 +43,7 @@ struct runner {
 	int open_streams;              /* pipes not yet at EOF */
 	bool exited;                   /* or never started */
 	bool term_sent;
+	bool kill_sent;
 	bool closing;
 	bool silent;                   /* start failed: free, no callback */
 };
@@ -105,17 +106,41 @@ static void terminate(struct runner *r)
 	uv_timer_start(&r->timer, on_timer, r->kill_grace_ms, 0);
 }
 
+/* Stop waiting: a process that left the group (setsid) may hold the pipes
+ * open forever, and one in uninterruptible sleep may outlive SIGKILL. What
+ * was read is kept; the handles close. */
+static void force_finish(struct runner *r)
+{
+	if (r->closing)
+		return;
+	uv_read_stop((uv_stream_t *)&r->out);
+	uv_read_stop((uv_stream_t *)&r->err);
+	r->open_streams = 0;
+	r->exited = true;
+	close_all(r);
+}
+
 static void on_timer(uv_timer_t *timer)
 {
 	struct runner *r = timer->data;
 
 	if (r->res.spawn_error) {
 		maybe_finish(r);       /* the deferred end of a failed spawn */
+	} else if (r->exited) {
+		/* exited, but something still holds its pipes: what is left of
+		 * its group goes too (the group id cannot have been reused while
+		 * a member lives); what escaped the group is no longer waited for */
+		signal_group(r, SIGKILL);
+		force_finish(r);
 	} else if (!r->term_sent) {
 		r->res.timed_out = true;
 		terminate(r);
-	} else {
+	} else if (!r->kill_sent) {
+		r->kill_sent = true;
 		signal_group(r, SIGKILL);
+		uv_timer_start(&r->timer, on_timer, r->kill_grace_ms, 0);
+	} else {
+		force_finish(r);
 	}
 }
 
@@ -138,6 +163,10 @@ static void on_child_exit(uv_process_t *proc, int64_t exit_status, int term_sign
 	r->res.term_signal = term_signal;
 	r->res.exit_code = term_signal ? -1 : (int)exit_status;
 	maybe_finish(r);
+	/* the pipes are still open: a descendant has them; give it the grace
+	 * period to finish writing, then stop waiting */
+	if (!r->closing && r->open_streams > 0)
+		uv_timer_start(&r->timer, on_timer, r->kill_grace_ms, 0);
 }
 
 /* Keep data up to max_output bytes; past that only note the loss. */

@@ -408,8 +408,40 @@ static void expect_stopped(const char *name, const char *body, const char *want,
 	plugin_host_free(h);
 }
 
+/* A result shared as a DAG (t = {t, t}, 24 times) or one big string
+ * referenced everywhere is refused by size, quickly, not expanded. */
+static void expect_result_refused(const char *name, const char *build)
+{
+	json_t *entry, *inc = incident("X", "y", tmp), *out;
+	struct timespec t0, t1;
+	plugin_host *h;
+	char *text;
+	long ms;
+
+	if (asprintf(&text, "return { name = 'big', version = '1', diagnose = function() %s "
+	             "return { summary = 'big', explanation = 'x', references = { t } } end }",
+	             build) < 0)
+		abort();
+	write_file(tmp, name, text);
+	free(text);
+	h = load_alone(name, NULL, &entry);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	out = diagnose(h, inc);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	tap_ok(json_array_size(out) == 0 && ms < 2000, "%s: a huge result is refused in %ld ms",
+	       name, ms);
+	json_decref(out);
+	json_decref(entry);
+	json_decref(inc);
+	plugin_host_free(h);
+}
+
 static void test_limits(void)
 {
+	expect_result_refused("dag.lua", "local t = {} for i = 1, 24 do t = { t, t } end");
+	expect_result_refused("strs.lua", "local s = string.rep('x', 1 << 20) local t = {} "
+	                      "for i = 1, 1500 do t[i] = s end");
 	expect_stopped("loop.lua", "while true do end", "limit exceeded", 2000);
 	expect_stopped("pcall_loop.lua", "while true do pcall(function() while true do end end) end",
 	               "limit exceeded", 2000);
@@ -420,6 +452,10 @@ static void test_limits(void)
 	               "function() while true do end end) end", "limit exceeded", 2000);
 	expect_stopped("wrap_loop.lua", "while true do pcall(coroutine.wrap(function() while true "
 	               "do end end)) end", "limit exceeded", 2000);
+	/* fresh coroutines start with a fresh hook counter: a tree of short
+	 * ones must still be charged */
+	expect_stopped("coroutine_tree.lua", "local function spawn(d) if d > 0 then for i = 1, 40 "
+	               "do coroutine.wrap(spawn)(d - 1) end end end spawn(6)", "limit exceeded", 2000);
 	expect_stopped("slow.lua", "local t = {} for i = 1, 1e9 do t[i % 10] = os.clock() end",
 	               "limit exceeded", 2000);
 	expect_stopped("rep_bomb.lua", "local s = string.rep('x', 1 << 30)", "not enough memory", 3000);

@@ -269,6 +269,24 @@ static void test_group_kill(void)
 	capture_free(&c);
 }
 
+/* setsid(1) forks a child into a new session, out of reach of the group
+ * kill, and its parent exits at once: the pipes stay open. The runner must
+ * stop waiting after the grace period instead of forever. */
+static void test_escaped_session(void)
+{
+	const char *argv[] = { "setsid", "sleep", "31.7", NULL };
+	struct runner_spec spec = { .argv = argv, .timeout_ms = 500, .kill_grace_ms = 200 };
+	struct capture c;
+
+	run(&spec, &c);
+	tap_ok(c.done == 1 && c.res.seconds < 2.0,
+	       "a process that left the session does not hold the runner (%.3fs)", c.res.seconds);
+	tap_ok(!c.res.timed_out, "the remedy itself exited: not reported as timed out");
+	if (system("pkill -KILL -f '^sleep 31.7$' 2>/dev/null") < 0)
+		tap_diag("pkill could not run");
+	capture_free(&c);
+}
+
 static void test_waits_for_pipes(void)
 {
 	const char *argv[] = { "sh", "-c", "(sleep 0.3; echo late) & echo early", NULL };
@@ -397,6 +415,7 @@ int main(void)
 	test_timeout_term();
 	test_timeout_kill();
 	test_group_kill();
+	test_escaped_session();
 	test_waits_for_pipes();
 	test_output_cap();
 	test_cancel();
