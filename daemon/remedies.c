@@ -237,8 +237,9 @@ static void on_done(void *ud, const struct runner_result *res)
 	if (res->spawn_error)
 		log_warn("remedy %lld: cannot run its command: %s", (long long)run->id,
 		         strerror(-res->spawn_error));
-	if (!ok || !json_is_array(verify)) {
-		finish(run, ok ? "succeeded" : "failed", -1);
+	if (!ok || !json_is_array(verify) || run->d->stopping) {
+		/* shutting down: no new child, not even the verify step */
+		finish(run, ok && !run->d->stopping ? "succeeded" : "failed", -1);
 		return;
 	}
 	run->phase = PHASE_VERIFY;
@@ -300,12 +301,14 @@ static int transition(struct doctord *d, int64_t id, const char *const *from, co
 
 static json_t *would_run(struct doctord *d, json_t *remedy)
 {
-	return json_pack("{s:O, s:O, s:O, s:O}",
+	json_t *t = json_object_get(remedy, "timeout");
+
+	return json_pack("{s:O, s:O, s:O, s:o}",
 		"argv", json_object_get(remedy, "argv"),
 		"cwd", json_object_get(remedy, "cwd") ? json_object_get(remedy, "cwd") : json_null(),
 		"verify", json_object_get(remedy, "verify") ? json_object_get(remedy, "verify") : json_null(),
-		"timeout", json_object_get(remedy, "timeout") ? json_object_get(remedy, "timeout")
-		                                              : json_integer(d->cfg.remedy_timeout));
+		"timeout", json_is_number(t) && json_number_value(t) > 0 ? json_incref(t)
+		                                : json_integer(d->cfg.remedy_timeout));
 }
 
 int remedy_confirm(struct doctord *d, struct conn *c, int64_t id, bool dry_run,
@@ -347,9 +350,13 @@ int remedy_confirm(struct doctord *d, struct conn *c, int64_t id, bool dry_run,
 		if (run) {
 			run->exit_code = -1;
 			finish(run, "failed", -1);
+		} else {
+			struct store_remedy_result failed = { .state = "failed" };
+			store_remedy_update(d->st, id, &failed);
 		}
 		json_decref(remedy);
-		return rc;
+		/* -ENOENT here is its cwd, not the remedy: not "unknown remedy" */
+		return rc == -ENOENT ? -ENOTDIR : rc;
 	}
 	log_info("remedy %lld confirmed by pid %d: running", (long long)id, c ? (int)c->pid : -1);
 	*reply = json_pack("{s:o}", "remedy", remedy);

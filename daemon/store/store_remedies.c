@@ -81,6 +81,18 @@ static int remedy_record(store *st, int64_t incident_id, int64_t diagnosis_id,
 
 	if (rc == 0)
 		rc = remedy_find(st, incident_id, dedupe, &id, &state);
+	if (rc == 0 && strcmp(state, "proposed") == 0) {
+		/* what is shown must be what runs: a re-proposal with another
+		 * title, verify, undo or timeout replaces the stored body */
+		rc = store_stmt(st, STMT_REMEDY_REFRESH,
+			"UPDATE remedies SET body = ?, updated_at = ? WHERE id = ? AND state = 'proposed'",
+			&q);
+		if (rc == 0 && (rc = store_bind_json(st, q, 1, body)) == 0) {
+			sqlite3_bind_double(q, 2, t);
+			sqlite3_bind_int64(q, 3, id);
+			rc = store_step_done(st, q);
+		}
+	}
 	if (rc == -ENOENT) {
 		rc = store_stmt(st, STMT_REMEDY_INSERT,
 			"INSERT INTO remedies (incident_id, diagnosis_id, plugin, key, body, dedupe,"
@@ -305,9 +317,15 @@ int store_remedy_transition(store *st, int64_t id, const char *const *from, cons
 	json_decref(states);
 	if (!list)
 		return -ENOMEM;
+	/* a new run starts from nothing: no result or undo of an earlier run
+	 * may survive it (undo would otherwise reverse the wrong thing) */
 	rc = store_stmt(st, STMT_REMEDY_TRANSITION,
-		"UPDATE remedies SET state = ?, updated_at = ? WHERE id = ?"
-		" AND state IN (SELECT value FROM json_each(?))", &q);
+		"UPDATE remedies SET state = ?1, updated_at = ?2,"
+		" exit_code = CASE WHEN ?1 = 'running' THEN NULL ELSE exit_code END,"
+		" verified = CASE WHEN ?1 = 'running' THEN NULL ELSE verified END,"
+		" output = CASE WHEN ?1 = 'running' THEN NULL ELSE output END,"
+		" undo_argv = CASE WHEN ?1 = 'running' THEN NULL ELSE undo_argv END"
+		" WHERE id = ?3 AND state IN (SELECT value FROM json_each(?4))", &q);
 	if (rc == 0 && (rc = store_bind_text(st, q, 1, to)) == 0) {
 		sqlite3_bind_double(q, 2, now());
 		sqlite3_bind_int64(q, 3, id);
