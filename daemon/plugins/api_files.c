@@ -48,6 +48,36 @@ static int confine(lua_State *L, const char *path, char *real)
 	return -EPERM;
 }
 
+/* Open what confine() resolved, then check the object actually opened:
+ * between realpath() and open() a process writing in the project could
+ * swap a component for a symlink, so the check that counts is on the fd
+ * (its /proc/self/fd link names where it really is). Returns the fd or a
+ * negative errno (-EPERM when it turned out to be outside). */
+static int open_confined(lua_State *L, const char *real, int flags)
+{
+	const char *cwd = plugin_of(L)->call.cwd;
+	char root[PATH_MAX], link[64], at[PATH_MAX];
+	int fd = open(real, flags | O_NOFOLLOW | O_CLOEXEC);
+	ssize_t n;
+	size_t rl;
+
+	if (fd < 0)
+		return -errno;
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, at, sizeof(at) - 1);
+	if (n < 0 || !cwd || !realpath(cwd, root)) {
+		close(fd);
+		return -EPERM;
+	}
+	at[n] = '\0';
+	rl = strlen(root);
+	if (strcmp(root, "/") == 0 ||
+	    (strncmp(at, root, rl) == 0 && (at[rl] == '/' || at[rl] == '\0')))
+		return fd;
+	close(fd);
+	return -EPERM;
+}
+
 static int confine_fail(lua_State *L, const char *path, int rc)
 {
 	if (rc == -EPERM && !plugin_of(L)->call.cwd)
@@ -81,10 +111,10 @@ static int l_read_file(lua_State *L)
 		max = READ_MAX;
 	if ((rc = confine(L, path, real)) < 0)
 		return confine_fail(L, path, rc);
-	buf = luaL_buffinitsize(L, &b, (size_t)max);
-	fd = open(real, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	buf = luaL_buffinitsize(L, &b, (size_t)max);   /* before the fd: it may raise */
+	fd = open_confined(L, real, O_RDONLY | O_NONBLOCK);
 	if (fd < 0)
-		return api_fail(L, "%s: %s", path, strerror(errno));
+		return confine_fail(L, path, fd);
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
 		return api_fail(L, "%s: not a regular file", path);
@@ -132,14 +162,20 @@ static int l_list_dir(lua_State *L)
 	struct dirent *de;
 	size_t i;
 	DIR *d;
-	int rc;
+	int rc, fd;
 
 	if ((rc = confine(L, path, real)) < 0)
 		return confine_fail(L, path, rc);
+	/* allocated first: a Lua memory error must not leak the open dir */
 	names = lua_newuserdatauv(L, sizeof(*names), 0);
 	names->n = 0;
-	if (!(d = opendir(real)))
-		return api_fail(L, "%s: %s", path, strerror(errno));
+	if ((fd = open_confined(L, real, O_RDONLY | O_DIRECTORY)) < 0)
+		return confine_fail(L, path, fd);
+	if (!(d = fdopendir(fd))) {
+		rc = errno;
+		close(fd);
+		return api_fail(L, "%s: %s", path, strerror(rc));
+	}
 	while ((de = readdir(d)) && names->n < LIST_MAX) {
 		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
 			memcpy(names->name[names->n++], de->d_name, strlen(de->d_name) + 1);
