@@ -421,6 +421,9 @@ class Doctor:
         try:
             if hasattr(value, "_render_traceback_"):
                 stb = value._render_traceback_()
+            elif issubclass(etype, SyntaxError) and tb is None:
+                # raised while compiling the cell: IPython's syntax formatter
+                stb = self.shell.SyntaxTB.structured_traceback(etype, value, [])
             else:
                 stb = self.shell.InteractiveTB.structured_traceback(etype, value, tb,
                                                                     tb_offset=tb_offset)
@@ -715,8 +718,19 @@ def load_ipython_extension(ip):
                 doc.conn.drain()   # events that came after a wait, and EOF
             except Unavailable as e:
                 doc.drop(str(e))
+    def post_run_cell(result=None):
+        # A cell that does not compile never reaches the exception handler:
+        # IPython shows the SyntaxError itself; report it here.
+        err = getattr(result, "error_before_exec", None)
+        if isinstance(err, SyntaxError):
+            try:
+                doc.after_error(type(err), err, None, None)
+            except Exception as e:  # never let the hook break the session
+                doc.warn("internal error in the hook: %s: %s" % (type(e).__name__, e))
     doc.pre_run_cell = pre_run_cell
+    doc.post_run_cell = post_run_cell
     ip.events.register("pre_run_cell", pre_run_cell)
+    ip.events.register("post_run_cell", post_run_cell)
     ip.set_custom_exc((BaseException,), _handler_for(doc, prev[0], prev[1]))
     ip.register_magic_function(doc.magic, "line", "doctor")
     doc.connect()
@@ -729,10 +743,11 @@ def unload_ipython_extension(ip):
         return
     doc, prev_exc, prev_tb = entry
     ip.custom_exceptions, ip.CustomTB = prev_exc, prev_tb
-    try:
-        ip.events.unregister("pre_run_cell", doc.pre_run_cell)
-    except ValueError:
-        pass
+    for event, fn in (("pre_run_cell", doc.pre_run_cell), ("post_run_cell", doc.post_run_cell)):
+        try:
+            ip.events.unregister(event, fn)
+        except ValueError:
+            pass
     ip.magics_manager.magics["line"].pop("doctor", None)
     if doc.conn:
         doc.conn.close()   # the daemon closes the source with the connection

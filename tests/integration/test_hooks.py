@@ -137,7 +137,7 @@ def notebook(tap):
         return
     name = "hooks-test-%s.ipynb" % uuid.uuid4().hex[:8]
     cells = ["%load_ext doctor_ipython", "import nonexistent_mod_for_doctor", "print(6 * 7)",
-             "%doctor", "%doctor confirm 999999"]
+             "%doctor", "%doctor confirm 999999", "def broken(:\n    pass"]
     outs = run_notebook(cells, kernel_env({"JPY_SESSION_NAME": name}))
     errors = [o for o in outs[1] if o.get("output_type") == "error"]
     tap.eq([e.get("ename") for e in errors], ["ModuleNotFoundError"],
@@ -167,6 +167,10 @@ def notebook(tap):
     confirm = texts(outs[4])
     tap.ok(confirm.startswith("doctor: ") and not [o for o in outs[4] if o.get("output_type") == "error"],
            "%doctor confirm of an unknown remedy explains, without an error", confirm)
+    tap.eq([o.get("ename") for o in outs[5] if o.get("output_type") == "error"], ["SyntaxError"],
+           "a cell that does not compile shows IPython's SyntaxError")
+    syn = wait_for(lambda: find_incident(c, "SyntaxError", name), 5)
+    tap.ok(syn is not None, "and the SyntaxError reaches the daemon too")
     c.close()
 
 
