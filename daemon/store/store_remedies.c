@@ -284,23 +284,20 @@ int store_remedy_update(store *st, int64_t id, const struct store_remedy_result 
 	return store_step_done(st, q);
 }
 
+/* The remedy's current state (owned by the caller): one read of the row
+ * store_remedy_get already knows how to make. */
 static int remedy_state(store *st, int64_t id, char **state)
 {
-	sqlite3_stmt *q;
-	int rc = store_stmt(st, STMT_REMEDY_STATE, "SELECT state FROM remedies WHERE id = ?", &q);
+	json_t *r = NULL;
+	const char *v;
+	int rc = store_remedy_get(st, id, false, &r);
 
 	if (rc < 0)
 		return rc;
-	sqlite3_bind_int64(q, 1, id);
-	rc = sqlite3_step(q);
-	if (rc == SQLITE_ROW) {
-		*state = strdup((const char *)sqlite3_column_text(q, 0));
-		rc = *state ? 0 : -ENOMEM;
-	} else {
-		rc = rc == SQLITE_DONE ? -ENOENT : store_fail(st, rc);
-	}
-	sqlite3_reset(q);
-	return rc;
+	v = json_string_value(json_object_get(r, "state"));
+	*state = strdup(v ? v : "");
+	json_decref(r);
+	return *state ? 0 : -ENOMEM;
 }
 
 int store_remedy_transition(store *st, int64_t id, const char *const *from, const char *to,
