@@ -5,7 +5,7 @@ set -eu
 
 PACKAGES="build-essential autoconf automake libtool pkg-config make
 libuv1-dev liblua5.4-dev libcurl4-openssl-dev libjansson-dev libyaml-dev
-libsqlite3-dev libcmark-dev sqlite3 python3 python3-venv python3-pip python3-ipykernel
+libsqlite3-dev libcmark-dev libxml2-dev sqlite3 python3 python3-venv python3-pip python3-ipykernel
 python3-ipython python3-nbclient zsh bsdutils procps socat"
 
 missing=""

@@ -67,5 +67,7 @@ int md_parse_into(doc *d, struct md_headings *h, const char *text, size_t len,
 int parse_markdown(doc *d, const struct doc_source *src);
 int parse_notebook(doc *d, const struct doc_source *src, const char *name);
 int parse_text(doc *d, const struct doc_source *src);
+int parse_rst(doc *d, const struct doc_source *src);
+int parse_html(doc *d, const struct doc_source *src);
 
 #endif

@@ -2,8 +2,7 @@
  * document.c - the document as a whole: format by file name, the parse
  * entry point (UTF-8 repair, binary rejection, line index, dispatch to the
  * per-format parsers), docutils-style anchors, and the helpers the parsers
- * share to build a doc. reStructuredText and HTML are not parsed yet:
- * doc_parse returns -ENOTSUP for them until their parsers are written.
+ * share to build a doc.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* vasprintf */
@@ -425,9 +424,9 @@ static int parse_source(doc *d, enum doc_format fmt, const char *name,
 	case DOC_TEXT:
 		return parse_text(d, src);
 	case DOC_RST:
+		return parse_rst(d, src);
 	case DOC_HTML:
-		/* Not written yet: their parsers come in a later change. */
-		return -ENOTSUP;
+		return parse_html(d, src);
 	}
 	return -EINVAL;
 }
@@ -453,8 +452,6 @@ int doc_parse(enum doc_format fmt, const char *name, const char *text, size_t le
 	int rc;
 
 	*out = NULL;
-	if (fmt == DOC_RST || fmt == DOC_HTML)
-		return -ENOTSUP;
 	if (len && (!text || memchr(text, '\0', len)))
 		return -EINVAL; /* binary, not a document */
 	rc = repair_utf8(text ? text : "", len, &r);

@@ -5,10 +5,11 @@
  * extension) and expected: JSON {title, sections: [{path, anchor}],
  * blocks: [{text, code, language, section}]} and optionally "warnings"
  * (their count), or {"error": "EINVAL"|"ENOTSUP"} for input doc_parse must
- * refuse. Then doc_anchor, doc_format_of and the chunker are checked
- * directly, and every .md and .ipynb file of the Ray docs corpus
- * (DOCTOR_CORPUS, else ../shared/corpus/ray-docs from the source tree) is
- * parsed and chunked: none may fail.
+ * refuse. Then doc_anchor, doc_format_of, the HTML parser's byte ranges
+ * and speed, the reStructuredText parser's speed, and the chunker are
+ * checked directly, and every .md, .rst and .ipynb file of the Ray docs
+ * corpus (DOCTOR_CORPUS, else ../shared/corpus/ray-docs from the source
+ * tree) is parsed and chunked: none may fail.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* asprintf */
@@ -19,6 +20,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "tap.h"
 #include "document.h"
@@ -212,10 +214,120 @@ static void test_formats(void)
 
 		tap_ok(rc == cases[i].rc && (rc || fmt == cases[i].fmt), "doc_format_of(%s)", cases[i].path);
 	}
-	tap_is_int(doc_parse(DOC_RST, "x.rst", "Title\n=====\n", 12, &d), -ENOTSUP, "rst not yet");
-	tap_ok(d == NULL, "rst: no document");
-	tap_is_int(doc_parse(DOC_HTML, "x.html", "<p>x</p>", 8, &d), -ENOTSUP, "html not yet");
+	tap_is_int(doc_parse(DOC_RST, "x.rst", "Title\n=====\n", 12, &d), 0, "rst parses");
+	tap_ok(d && d->title && strcmp(d->title, "Title") == 0 && d->nsections == 1, "rst: its title");
+	doc_free(d);
 	tap_is_int(doc_parse(DOC_MARKDOWN, "bin.md", "a\0b", 3, &d), -EINVAL, "NUL byte is binary");
+}
+
+/* ---- HTML: what a case cannot say */
+
+#if defined(__SANITIZE_ADDRESS__)
+#define HTML_5MB_MS 5000.0 /* ASan slows the parse about fourfold */
+#else
+#define HTML_5MB_MS 1000.0
+#endif
+
+/* A 5 MB page parses in well under a second, and byte ranges point at the
+ * text, also past line 65535 where libxml2's line numbers stop. */
+static void test_html_large(void)
+{
+	static const char unit[] = "<section id=\"s\"><h2>Part<a class=\"headerlink\" href=\"#s\">"
+		"\xC2\xB6</a></h2>\n<p>Some <code>ray.init()</code>\ntext &amp; more.</p>\n"
+		"<pre>x = 1\n</pre>\n</section>\n";
+	static const char tail[] = "<p>Last paragraph.</p>\n";
+	size_t ulen = sizeof(unit) - 1, reps = 5000000 / ulen + 1, len = reps * ulen + sizeof(tail) - 1, i;
+	char *html = malloc(len + 1);
+	struct timespec t0, t1;
+	const doc_block *b;
+	doc *d = NULL;
+	double ms;
+	int rc;
+
+	if (!tap_ok(html != NULL, "5 MB page built"))
+		return;
+	for (i = 0; i < reps; i++)
+		memcpy(html + i * ulen, unit, ulen);
+	memcpy(html + reps * ulen, tail, sizeof(tail));
+	/* CPU time: other processes on a busy machine do not count */
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
+	rc = doc_parse(DOC_HTML, "big.html", html, len, &d);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
+	ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	if (!tap_ok(rc == 0 && d, "5 MB HTML page parses (rc %d)", rc))
+		goto out;
+	tap_ok(ms < HTML_5MB_MS, "5 MB HTML page in %.0f ms of CPU (limit %.0f)", ms, HTML_5MB_MS);
+	tap_ok(d->nsections == reps && d->nblocks == 2 * reps + 1 && d->nwarnings == 0,
+	       "every section and block found (%zu, %zu)", d->nsections, d->nblocks);
+	if (d->nblocks != 2 * reps + 1)
+		goto out;
+	b = &d->blocks[1];
+	tap_ok(b->code && strcmp(b->text, "x = 1") == 0 && b->end - b->start == 17 &&
+	       memcmp(html + b->start, "<pre>x = 1\n</pre>", 17) == 0,
+	       "a code block spans its <pre> element");
+	b = &d->blocks[2 * reps - 2];
+	tap_ok(!b->code && strcmp(b->text, "Some ray.init() text & more.") == 0 &&
+	       b->start == (reps - 1) * ulen + (size_t)(strstr(unit, "Some") - unit) &&
+	       memcmp(html + b->end - 5, "more.", 5) == 0,
+	       "a prose block spans its text, on line %zu", 6 * reps - 4);
+	b = &d->blocks[2 * reps];
+	tap_ok(strcmp(b->text, "Last paragraph.") == 0 && b->start == reps * ulen + 3 &&
+	       b->end == b->start + 15, "the last block's range, at the end of the file");
+out:
+	doc_free(d);
+	free(html);
+}
+
+/* ---- reStructuredText: speed */
+
+#if defined(__SANITIZE_ADDRESS__)
+#define RST_5MB_MS 5000.0 /* as for HTML: ASan slows the parse */
+#else
+#define RST_5MB_MS 1000.0
+#endif
+
+/* Parse len bytes of rst built by repeating unit; CPU milliseconds to *ms. */
+static doc *parse_rst_repeated(const char *unit, size_t len, double *ms)
+{
+	size_t ulen = strlen(unit), i;
+	char *text = malloc(len + 1);
+	struct timespec t0, t1;
+	doc *d = NULL;
+
+	if (!text)
+		return NULL;
+	for (i = 0; i < len; i++)
+		text[i] = unit[i % ulen];
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
+	if (doc_parse(DOC_RST, "big.rst", text, len, &d) < 0)
+		d = NULL;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
+	*ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	free(text);
+	return d;
+}
+
+/* 5 MB of rst parse in well under a second, also when inline markup
+ * that searches ahead for its end-string never finds it. */
+static void test_rst_large(void)
+{
+	static const char unit[] = "Part\n====\n\nSome *text*, :func:`ray.init`, an *unclosed start.\n\n"
+		"- item ``x``\n\n  .. note::\n\n     Note body.\n\n.. code-block:: python\n\n   x = 1\n\n"
+		"=====  =====\na      b\n=====  =====\n\n";
+	size_t ulen = sizeof(unit) - 1, reps = 5000000 / ulen;
+	double ms = 0;
+	doc *d = parse_rst_repeated(unit, reps * ulen, &ms);
+
+	tap_ok(d && d->nsections == reps && d->nblocks == 5 * reps,
+	       "5 MB rst: every section and block found");
+	tap_ok(ms < RST_5MB_MS, "5 MB rst in %.0f ms of CPU (limit %.0f)", ms, RST_5MB_MS);
+	tap_ok(d && d->nblocks > 1 && strcmp(d->blocks[0].text, "Some text, ray.init, an *unclosed start.") == 0 &&
+	       d->blocks[3].code && strcmp(d->blocks[4].text, "a | b") == 0, "5 MB rst: blocks as expected");
+	doc_free(d);
+	d = parse_rst_repeated("*a **b `c |d ``e :f:`g\n", 5000000, &ms);
+	tap_ok(d && d->nblocks == 1 && ms < RST_5MB_MS,
+	       "a 5 MB paragraph of unclosed inline markup in %.0f ms of CPU", ms);
+	doc_free(d);
 }
 
 /* ---- chunker */
@@ -361,7 +473,7 @@ static int parse_corpus_file(const char *path, const struct stat *st, int type, 
 	int rc;
 
 	if (type != FTW_F || doc_format_of(path, &fmt) < 0 ||
-	    (fmt != DOC_MARKDOWN && fmt != DOC_NOTEBOOK))
+	    (fmt != DOC_MARKDOWN && fmt != DOC_NOTEBOOK && fmt != DOC_RST))
 		return 0;
 	corpus_files++;
 	if (!(text = read_all(path, &len)))
@@ -394,7 +506,7 @@ static void test_corpus(const char *cases_root)
 		return;
 	}
 	nftw(corpus, parse_corpus_file, 16, FTW_PHYS);
-	tap_ok(corpus_files > 0, "corpus has %d Markdown/notebook files", corpus_files);
+	tap_ok(corpus_files > 0, "corpus has %d Markdown, notebook and rst files", corpus_files);
 	tap_is_int(corpus_failed, 0, "every corpus file parses and chunks");
 	free(fallback);
 }
@@ -408,6 +520,8 @@ int main(int argc, char **argv)
 	run_cases(cases);
 	test_anchors();
 	test_formats();
+	test_html_large();
+	test_rst_large();
 	test_chunk_sections();
 	test_chunk_limits();
 	test_chunk_code_fits();
