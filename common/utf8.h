@@ -1,0 +1,23 @@
+/*
+ * utf8.h - checking and repairing UTF-8, for text that must become a JSON
+ * string (jansson refuses invalid UTF-8) but comes from outside: file
+ * names, file contents.
+ *
+ * Pure functions, shared by doctord and the doctor command.
+ */
+#ifndef DOCTOR_UTF8_H
+#define DOCTOR_UTF8_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* True if s[0..len) is valid UTF-8 as jansson understands it: no overlong
+ * forms, no surrogates, nothing above U+10FFFF (NUL bytes are valid). */
+bool utf8_valid(const char *s, size_t len);
+
+/* A NUL-terminated copy of s[0..len) with each byte that is not part of a
+ * valid sequence replaced by U+FFFD; *out_len (may be NULL) gets its
+ * length. Newly allocated; NULL when out of memory. */
+char *utf8_repair(const char *s, size_t len, size_t *out_len);
+
+#endif
