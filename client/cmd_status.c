@@ -1,7 +1,8 @@
 /*
  * cmd_status.c - `doctor status [--json]`: what the daemon is doing: its
  * version, pid, uptime, where it keeps things, its connections, open
- * sources, followed files and how many incidents it holds.
+ * sources, followed files, how many incidents it holds and what its
+ * documentation index holds.
  */
 #include <getopt.h>
 #include <stdbool.h>
@@ -59,6 +60,33 @@ static void put_watches(const json_t *watches)
 	}
 }
 
+/* The documentation index: "docs  3946 chunks of 533 files in 1 root
+ * (/x/docs.db)", or that it is empty, and an indexing in progress. */
+static void put_docs(const json_t *docs)
+{
+	const json_t *indexing = json_object_get(docs, "indexing");
+	char *db = format_fit(text_of(docs, "database"), 0);
+
+	if (!json_is_object(docs))
+		goto out;
+	if (!json_is_integer(json_object_get(docs, "files")))
+		printf("%-12s %s\n", "docs", db ? db : "?");
+	else if (int_of(docs, "files") == 0)
+		printf("%-12s nothing indexed yet (%s)\n", "docs", db ? db : "?");
+	else
+		printf("%-12s %" JSON_INTEGER_FORMAT " chunks of %" JSON_INTEGER_FORMAT
+		       " files in %" JSON_INTEGER_FORMAT " root%s, %" JSON_INTEGER_FORMAT
+		       " with vectors (%s)\n", "docs", int_of(docs, "chunks"),
+		       int_of(docs, "files"), int_of(docs, "roots"),
+		       int_of(docs, "roots") == 1 ? "" : "s", int_of(docs, "vectors"),
+		       db ? db : "?");
+	if (json_is_object(indexing))
+		printf("  indexing: %" JSON_INTEGER_FORMAT " of %" JSON_INTEGER_FORMAT " files\n",
+		       int_of(indexing, "done"), int_of(indexing, "total"));
+out:
+	free(db);
+}
+
 static void print_status(const json_t *st)
 {
 	char uptime[32];
@@ -79,6 +107,7 @@ static void print_status(const json_t *st)
 	printf("%-12s %" JSON_INTEGER_FORMAT "\n", "incidents", int_of(st, "incidents"));
 	put_sources(json_object_get(st, "sources"));
 	put_watches(json_object_get(st, "watches"));
+	put_docs(json_object_get(st, "docs"));
 }
 
 static int cmd_status(const struct doctor_globals *g, int argc, char **argv)
@@ -112,8 +141,8 @@ const struct doctor_command cmd_status_entry = {
 	"doctor status [--json]\n"
 	"\n"
 	"Show the daemon's version, pid, uptime, socket, data directory,\n"
-	"database, connections, open sources, followed files and the number\n"
-	"of incidents.\n"
+	"database, connections, open sources, followed files, the number\n"
+	"of incidents and the documentation index.\n"
 	"\n"
 	"Options:\n"
 	"  --json      print the daemon's answer as JSON\n"

@@ -41,6 +41,9 @@ static const struct doctor_command *const commands[] = {
 	&cmd_plugins_entry,
 	&cmd_plugin_entry,
 	&cmd_reload_entry,
+	&cmd_index_entry,
+	&cmd_search_entry,
+	&cmd_eval_entry,
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -54,6 +54,9 @@ extern const struct doctor_command cmd_undo_entry;
 extern const struct doctor_command cmd_plugins_entry;
 extern const struct doctor_command cmd_plugin_entry;
 extern const struct doctor_command cmd_reload_entry;
+extern const struct doctor_command cmd_index_entry;
+extern const struct doctor_command cmd_search_entry;
+extern const struct doctor_command cmd_eval_entry;
 
 /* ---- output.c: what the user sees */
 

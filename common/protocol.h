@@ -31,5 +31,7 @@
 #define RPC_REMEDY_STATE       (-32011) /* the remedy's state does not allow it */
 #define RPC_PLUGIN_ERROR       (-32012) /* the plugin host failed */
 #define RPC_CONFIG_ERROR       (-32013) /* the configuration file is invalid */
+#define RPC_BUSY               (-32014) /* one at a time: a documentation
+                                           indexing is already running */
 
 #endif

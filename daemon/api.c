@@ -10,6 +10,8 @@
 #include "api.h"
 
 static const struct api_method methods[] = {
+	{ "docs.index", api_docs_index },
+	{ "docs.search", api_docs_search },
 	{ "hello", api_hello },
 	{ "incident.diagnosis", api_incident_diagnosis },
 	{ "incident.get", api_incident_get },

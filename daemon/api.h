@@ -42,6 +42,9 @@ void api_incident_diagnosis(struct conn *c, json_t *id, json_t *params);
 /* api_plugins.c */
 void api_plugins_list(struct conn *c, json_t *id, json_t *params);
 void api_reload(struct conn *c, json_t *id, json_t *params);
+/* api_docs.c */
+void api_docs_index(struct conn *c, json_t *id, json_t *params);
+void api_docs_search(struct conn *c, json_t *id, json_t *params);
 /* api_incident.c */
 void api_incident_list(struct conn *c, json_t *id, json_t *params);
 void api_incident_get(struct conn *c, json_t *id, json_t *params);

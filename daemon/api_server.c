@@ -5,6 +5,7 @@
 
 #include "api.h"
 #include "conn.h"
+#include "docs_jobs.h"
 #include "filewatch.h"
 #include "protocol.h"
 #include "rpc.h"
@@ -38,14 +39,15 @@ void api_status(struct conn *c, json_t *id, json_t *params)
 
 	store_count_incidents(d->st, &incidents);
 	rpc_result(c, id, json_pack(
-		"{s:s, s:i, s:i, s:f, s:s, s:s, s:s, s:s?, s:i, s:i, s:o, s:o, s:I, s:s}",
+		"{s:s, s:i, s:i, s:f, s:s, s:s, s:s, s:s?, s:i, s:i, s:o, s:o, s:I, s:s, s:o}",
 		"version", PACKAGE_VERSION, "protocol", DOCTOR_PROTOCOL_VERSION,
 		"pid", (int)getpid(), "uptime", doctord_now() - d->started_at,
 		"socket", d->socket_path, "data_dir", d->data_dir, "database", d->db_path,
 		"config", d->cfg.loaded_from, "connections", d->nconns,
 		"subscribers", d->nsubscribers, "sources", sources_status(d),
 		"watches", filewatch_status(d), "incidents", (json_int_t)incidents,
-		"log_level", config_log_level_name(d->cfg.log_level)));
+		"log_level", config_log_level_name(d->cfg.log_level),
+		"docs", docs_jobs_status(d->docs)));
 }
 
 void api_subscribe(struct conn *c, json_t *id, json_t *params)

@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,19 @@ static const struct cfg_key plugin_dir_item = {
 static const struct cfg_key plugin_name_item = {
 	"", CFG_STRING, 0, 1, 0, NULL, .help = "a plugin's name"
 };
+
+static const char *const chunk_strategy_names[] = {
+	[CHUNK_SECTION] = "section", [CHUNK_PARAGRAPH] = "paragraph", NULL
+};
+static const char *const encoding_names[] = { "float", "base64", NULL };
+
+/* What docs_index.h says 0 means for the embeddings' batch and timeout. */
+#define DOCS_EMBED_BATCH 64
+#define DOCS_EMBED_TIMEOUT_MS 30000
+
+/* CFG_ENUM stores an int: the strategy's field must be one. */
+_Static_assert(sizeof(enum chunk_strategy) == sizeof(int),
+               "docs.chunk.strategy is stored as an int");
 
 static const char *const log_level_names[] = {
 	[LOG_ERROR] = "error", [LOG_WARN] = "warn",
@@ -102,6 +116,47 @@ const struct cfg_key cfg_config_keys[] = {
 	  .help = "seconds a remedy may run when its plugin gave no timeout" },
 	{ "remedies.verify_timeout", CFG_INT, FIELD(remedy_verify_timeout),
 	  1, 86400, "120", .help = "seconds a remedy's verify command may run" },
+	/* docs.*: no default text here; config_defaults() takes them from
+	 * docs_options_init(), the values the evaluation chose. */
+	{ "docs.db", CFG_PATH, FIELD(docs.db_path), 0, PATH_MAX - 1, NULL,
+	  .help = "the documentation index (default: docs.db in data_dir)" },
+	{ "docs.chunk.strategy", CFG_ENUM, FIELD(docs.chunk.strategy), 0, 0, NULL,
+	  .choices = chunk_strategy_names,
+	  .help = "section: a chunk never crosses a section; paragraph: each block is a unit" },
+	{ "docs.chunk.max_chars", CFG_COUNT, FIELD(docs.chunk.max_chars),
+	  100, 100000, NULL, .help = "longest chunk, in characters" },
+	{ "docs.chunk.overlap", CFG_COUNT, FIELD(docs.chunk.overlap), 0, 50000, NULL,
+	  .help = "characters repeated from the previous chunk when a unit is split" },
+	{ "docs.notebook_outputs", CFG_BOOL, FIELD(docs.notebook_outputs), 0, 0, NULL,
+	  .help = "index the stored outputs of notebook cells too" },
+	{ "docs.max_file_bytes", CFG_SIZE, FIELD(docs.max_file_bytes),
+	  1 * KiB, 1 * GiB, NULL, .help = "larger files are skipped with a warning" },
+	{ "docs.weights.title", CFG_REAL, FIELD(docs.w_title), 0, 100, NULL,
+	  .help = "BM25 weight of the page title" },
+	{ "docs.weights.headings", CFG_REAL, FIELD(docs.w_headings), 0, 100, NULL,
+	  .help = "BM25 weight of the section headings" },
+	{ "docs.weights.body", CFG_REAL, FIELD(docs.w_body), 0, 100, NULL,
+	  .help = "BM25 weight of the chunk's text" },
+	{ "docs.k", CFG_UINT, FIELD(docs.k), 1, 1000, NULL,
+	  .help = "results a search returns when it does not say" },
+	{ "docs.per_page", CFG_UINT, FIELD(docs.per_page), 0, 1000, NULL,
+	  .help = "at most this many results from one page (0: no limit)" },
+	{ "docs.rrf_k", CFG_UINT, FIELD(docs.rrf_k), 1, 100000, NULL,
+	  .help = "reciprocal rank fusion constant" },
+	{ "docs.embeddings.base_url", CFG_URL, FIELD(docs.embed.base_url), 0, 2048, NULL,
+	  .help = "OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1 (null: lexical only)" },
+	{ "docs.embeddings.model", CFG_STRING, FIELD(docs.embed.model), 1, 0, NULL,
+	  .help = "the embedding model's name" },
+	{ "docs.embeddings.api_key_env", CFG_ENV_NAME, FIELD(docs.embed.api_key_env),
+	  0, 255, NULL, .help = "environment variable holding the API key (null: no key)" },
+	{ "docs.embeddings.dimensions", CFG_UINT, FIELD(docs.embed.dimensions),
+	  0, 65536, NULL, .help = "dimensions asked of the server (0: the model's own)" },
+	{ "docs.embeddings.batch", CFG_UINT, FIELD(docs.embed.batch), 1, 2048, NULL,
+	  .help = "texts per request" },
+	{ "docs.embeddings.timeout_ms", CFG_UINT, FIELD(docs.embed.timeout_ms),
+	  100, 600000, NULL, .help = "milliseconds one request may take" },
+	{ "docs.embeddings.encoding", CFG_ENUM_BOOL, FIELD(docs.embed.base64), 0, 0, NULL,
+	  .choices = encoding_names, .help = "float or base64: how vectors travel" },
 };
 
 /* The keys of one watch.files entry, relative to a config_watch. */
@@ -247,6 +302,57 @@ static int parse_enum(const char *const *choices, const char *text, long long *o
 	return -EINVAL;
 }
 
+/* A decimal number, not hexadecimal, infinite or NaN (which strtod would
+ * take), within [min, max]. */
+static int parse_real(const char *text, long long min, long long max, double *out)
+{
+	const char *p = text + (*text == '-' || *text == '+');
+	char *end;
+	double v;
+
+	if (!((*p >= '0' && *p <= '9') || *p == '.') || strpbrk(text, "xX"))
+		return -EINVAL;
+	errno = 0;
+	v = strtod(text, &end);
+	if (errno || end == text || *end || !isfinite(v) || v < (double)min ||
+	    v > (double)max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* http:// or https:// then at least a host: no spaces or control
+ * characters, at most max bytes. */
+static int parse_url(const char *text, long long max, char **out)
+{
+	size_t scheme = strncasecmp(text, "http://", 7) == 0 ? 7 :
+	                strncasecmp(text, "https://", 8) == 0 ? 8 : 0;
+	const unsigned char *p;
+
+	if (!scheme || !text[scheme] || text[scheme] == '/' ||
+	    (long long)strlen(text) > max)
+		return -EINVAL;
+	for (p = (const unsigned char *)text; *p; p++)
+		if (*p <= ' ' || *p == 0x7f)
+			return -EINVAL;
+	*out = strdup(text);
+	return *out ? 0 : -ENOMEM;
+}
+
+/* A name the environment can hold: [A-Za-z_][A-Za-z0-9_]*. */
+static int parse_env_name(const char *text, long long max, char **out)
+{
+	static const char first[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_";
+	size_t len = strlen(text);
+
+	if (len == 0 || (long long)len > max || !strchr(first, text[0]) ||
+	    strspn(text, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_0123456789") != len)
+		return -EINVAL;
+	*out = strdup(text);
+	return *out ? 0 : -ENOMEM;
+}
+
 /* A JSON object written as text: only defaults use this (the file's
  * mappings are converted node by node in config_yaml.c). */
 static int parse_json_object(const char *text, json_t **out)
@@ -283,12 +389,29 @@ int cfg_parse_value(const struct cfg_key *k, const char *text,
 		return parse_enum(k->choices, text, &val->num);
 	case CFG_JSON:
 		return parse_json_object(text, &val->json);
+	case CFG_UINT:
+	case CFG_COUNT:
+		return parse_int(text, k->min, k->max, &val->num);
+	case CFG_REAL:
+		return parse_real(text, k->min, k->max, &val->real);
+	case CFG_URL:
+		return parse_url(text, k->max, &val->str);
+	case CFG_ENV_NAME:
+		return parse_env_name(text, k->max, &val->str);
+	case CFG_ENUM_BOOL:
+		return parse_enum(k->choices, text, &val->num);
 	case CFG_WATCHES:
 	case CFG_PATH_LIST:
 	case CFG_NAME_LIST:
 		break;
 	}
 	return -EINVAL;
+}
+
+bool cfg_is_text(const struct cfg_key *k)
+{
+	return k->type == CFG_PATH || k->type == CFG_STRING || k->type == CFG_URL ||
+	       k->type == CFG_ENV_NAME;
 }
 
 void cfg_describe_expected(const struct cfg_key *k, char *buf, size_t size)
@@ -305,7 +428,19 @@ void cfg_describe_expected(const struct cfg_key *k, char *buf, size_t size)
 		break;
 	case CFG_INT:
 	case CFG_INT64:
+	case CFG_UINT:
+	case CFG_COUNT:
 		snprintf(buf, size, "an integer from %lld to %lld", k->min, k->max);
+		break;
+	case CFG_REAL:
+		snprintf(buf, size, "a number from %lld to %lld", k->min, k->max);
+		break;
+	case CFG_URL:
+		snprintf(buf, size, "an http:// or https:// URL of at most %lld bytes", k->max);
+		break;
+	case CFG_ENV_NAME:
+		snprintf(buf, size, "an environment variable's name (letters, digits "
+		         "and _, not starting with a digit)");
 		break;
 	case CFG_SIZE:
 		snprintf(buf, size, "an integer from %lld to %lld or a size like "
@@ -315,6 +450,7 @@ void cfg_describe_expected(const struct cfg_key *k, char *buf, size_t size)
 		snprintf(buf, size, "true or false (or yes/no, on/off)");
 		break;
 	case CFG_ENUM:
+	case CFG_ENUM_BOOL:
 		used = (size_t)snprintf(buf, size, "one of");
 		for (i = 0; k->choices[i] && used < size; i++)
 			used += (size_t)snprintf(buf + used, size - used, "%s %s",
@@ -344,8 +480,22 @@ void cfg_store_value(const struct cfg_key *k, void *base, union cfg_value *val)
 	switch (k->type) {
 	case CFG_PATH:
 	case CFG_STRING:
+	case CFG_URL:
+	case CFG_ENV_NAME:
 		free(*(char **)field);
 		*(char **)field = val->str;
+		break;
+	case CFG_UINT:
+		*(unsigned *)field = (unsigned)val->num;
+		break;
+	case CFG_COUNT:
+		*(size_t *)field = (size_t)val->num;
+		break;
+	case CFG_REAL:
+		*(double *)field = val->real;
+		break;
+	case CFG_ENUM_BOOL:
+		*(bool *)field = val->num != 0;
 		break;
 	case CFG_INT:
 	case CFG_ENUM:
@@ -411,6 +561,7 @@ void config_free(doctor_config *c)
 	paths_free_list(c->plugin_dirs, c->nplugin_dirs);
 	paths_free_list(c->plugins_disabled, c->nplugins_disabled);
 	json_decref(c->plugin_settings);
+	docs_options_release(&c->docs);
 	free(c->loaded_from);
 	memset(c, 0, sizeof(*c));
 }
@@ -432,6 +583,14 @@ int config_defaults(doctor_config *c)
 		}
 		cfg_store_value(&cfg_config_keys[i], c, &val);
 	}
+	docs_options_init(&c->docs);
+	/* The embeddings' batch and timeout are left at 0, which
+	 * docs_index.h defines as 64 texts and 30000 ms: the file shows
+	 * those figures, so the defaults hold them too. */
+	if (!c->docs.embed.batch)
+		c->docs.embed.batch = DOCS_EMBED_BATCH;
+	if (!c->docs.embed.timeout_ms)
+		c->docs.embed.timeout_ms = DOCS_EMBED_TIMEOUT_MS;
 	return 0;
 }
 
@@ -466,6 +625,53 @@ static char **copy_list(char *const *src, size_t n, bool *failed)
 	return copy;
 }
 
+int config_docs_copy(struct docs_options *dst, const struct docs_options *src)
+{
+	bool failed = false;
+
+	*dst = *src;
+	dst->db_path = strdup_or_null(src->db_path, &failed);
+	dst->embed.base_url = strdup_or_null(src->embed.base_url, &failed);
+	dst->embed.model = strdup_or_null(src->embed.model, &failed);
+	dst->embed.api_key_env = strdup_or_null(src->embed.api_key_env, &failed);
+	if (failed) {
+		docs_options_release(dst);
+		memset(dst, 0, sizeof(*dst));
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int cfg_check_relations(const doctor_config *c, const char **key,
+                        const char **other, char *msg, size_t size)
+{
+	const struct docs_options *o = &c->docs;
+
+	if (o->chunk.overlap >= o->chunk.max_chars) {
+		*key = "docs.chunk.overlap";
+		*other = "docs.chunk.max_chars";
+		snprintf(msg, size, "docs.chunk.overlap: must be less than "
+		         "docs.chunk.max_chars (%zu), got %zu", o->chunk.max_chars,
+		         o->chunk.overlap);
+		return -EINVAL;
+	}
+	if (o->w_title <= 0 && o->w_headings <= 0 && o->w_body <= 0) {
+		*key = "docs.weights.body";
+		*other = "docs.weights.title";
+		snprintf(msg, size, "docs.weights: at least one of title, headings "
+		         "and body must be above 0");
+		return -EINVAL;
+	}
+	if (o->embed.base_url && o->embed.base_url[0] && !o->embed.model) {
+		*key = "docs.embeddings.model";
+		*other = "docs.embeddings.base_url";
+		snprintf(msg, size, "docs.embeddings.model: required when "
+		         "docs.embeddings.base_url is set");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int cfg_copy(doctor_config *dst, const doctor_config *src)
 {
 	bool failed = false;
@@ -492,6 +698,8 @@ int cfg_copy(doctor_config *dst, const doctor_config *src)
 	dst->plugin_settings = src->plugin_settings ?
 	                       json_deep_copy(src->plugin_settings) : NULL;
 	if (src->plugin_settings && !dst->plugin_settings)
+		failed = true;
+	if (config_docs_copy(&dst->docs, &src->docs) < 0)
 		failed = true;
 	if (failed) {
 		config_free(dst);

@@ -16,6 +16,8 @@
 
 #include <jansson.h>
 
+#include "docs_index.h"
+
 enum { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
 
 typedef struct config_watch {
@@ -73,6 +75,10 @@ typedef struct doctor_config {
 	                             when its plugin gave no timeout, default 600 */
 	int remedy_verify_timeout; /* remedies.verify_timeout: seconds for its
 	                             verify command, default 120 */
+	/* docs: documentation retrieval (docs.* keys; docs/retrieval.md).
+	 * Defaults from docs_options_init(), the values chosen with the
+	 * evaluation set; docs.db NULL: <data dir>/docs.db. Owned. */
+	struct docs_options docs;
 	char *loaded_from;        /* path of the file read, NULL if none; owned */
 } doctor_config;
 
@@ -86,6 +92,9 @@ int config_load_file(doctor_config *c, const char *path, char **err);
  * on a bad value. */
 int config_apply_env(doctor_config *c, char **err);
 void config_free(doctor_config *c);
+/* Deep copy of src's strings into dst (which is overwritten, not freed).
+ * 0 or -ENOMEM (dst then holds nothing to free). */
+int config_docs_copy(struct docs_options *dst, const struct docs_options *src);
 /* "error" | "warn" | "info" | "debug" -> LOG_*, or -EINVAL. */
 int config_parse_log_level(const char *s);
 const char *config_log_level_name(int level);

@@ -26,6 +26,14 @@ enum cfg_type {
 	CFG_PATH_LIST, /* list of item-checked paths: char ** + count */
 	CFG_NAME_LIST, /* list of item-checked names: char ** + count */
 	CFG_JSON,      /* free-form {name: {any YAML}} as a json_t object */
+	CFG_UINT,      /* unsigned within [min, max] */
+	CFG_COUNT,     /* size_t within [min, max], a plain number (no suffix) */
+	CFG_REAL,      /* double within [min, max]: 1, 2.5, .5, 1e2 */
+	CFG_URL,       /* an http:// or https:// URL; char * */
+	CFG_ENV_NAME,  /* an environment variable's name [A-Za-z_][A-Za-z0-9_]*;
+	                  char * */
+	CFG_ENUM_BOOL, /* one of two choices stored as a bool: the second is
+	                  true ("float" / "base64") */
 };
 
 /* One setting. The table is the single description of the configuration:
@@ -34,7 +42,8 @@ struct cfg_key {
 	const char *key;        /* dotted, as written in the file */
 	enum cfg_type type;
 	size_t offset;          /* of the field in its struct */
-	long long min, max;     /* INT, INT64, SIZE: bounds; PATH: max length;
+	long long min, max;     /* INT, INT64, SIZE, UINT, COUNT, REAL: bounds;
+	                           PATH, URL, ENV_NAME: max length;
 	                           WATCHES, *_LIST: max entries; JSON: max depth */
 	const char *def;        /* default in file syntax; NULL: unset (NULL,
 	                           or an empty list); JSON: a JSON object text */
@@ -52,12 +61,16 @@ extern const struct cfg_key cfg_watch_keys[];
 extern const size_t cfg_watch_nkeys;
 
 union cfg_value {
-	char *str;          /* PATH, STRING: owned */
-	long long num;      /* INT, INT64, SIZE, ENUM */
+	char *str;          /* PATH, STRING, URL, ENV_NAME: owned */
+	long long num;      /* INT, INT64, SIZE, ENUM, UINT, COUNT, ENUM_BOOL */
+	double real;        /* REAL */
 	bool flag;          /* BOOL */
 	json_t *json;       /* JSON: owned reference */
 };
 
+/* True for the types whose field is a char * (null in the file unsets
+ * them when they have no default). */
+bool cfg_is_text(const struct cfg_key *k);
 /* The entry of table for key, or NULL. */
 const struct cfg_key *cfg_find_key(const struct cfg_key *table, size_t n,
                                    const char *key);
@@ -77,6 +90,11 @@ void cfg_store_value(const struct cfg_key *k, void *base, union cfg_value *val);
 /* 'text' for a message, shortened past 60 bytes. Returns buf. */
 const char *cfg_quote(const char *text, char *buf, size_t size);
 void cfg_watches_free(config_watch *list, size_t n);
+/* Rules between settings, checked once a whole file is loaded: 0, or
+ * -EINVAL with msg ("KEY: what is wrong"), *key the setting to blame and
+ * *other the one it is compared with (for the line of the message). */
+int cfg_check_relations(const doctor_config *c, const char **key,
+                        const char **other, char *msg, size_t size);
 /* Deep copy of src into dst. 0 or -ENOMEM (dst then holds nothing). */
 int cfg_copy(doctor_config *dst, const doctor_config *src);
 

@@ -6,7 +6,8 @@
  * key is either a setting (cfg_config_keys[]), a section (a prefix of
  * settings, like "limits") or unknown. plugins.settings is the exception:
  * what is under it is free-form and converted to JSON for the plugins.
- * Errors name the file, line and key:
+ * Rules between settings (docs.chunk.overlap below docs.chunk.max_chars...)
+ * are checked once the file is read. Errors name the file, line and key:
  *   "doctor.yaml:12: limits.max_connections: expected an integer from 1 to
  *    65536, got 'many'".
  * Loading works on a copy, so a file with an error changes nothing: a SIGHUP
@@ -122,7 +123,7 @@ static int set_scalar(struct loader *ld, const struct cfg_key *k,
 	if (node->type != YAML_SCALAR_NODE)
 		return fail_expected(ld, k, node, name);
 	text = (const char *)node->data.scalar.value;
-	if (is_null(node) && !k->def && (k->type == CFG_PATH || k->type == CFG_STRING)) {
+	if (is_null(node) && !k->def && cfg_is_text(k)) {
 		cfg_store_value(k, base, &val);    /* back to unset: the default */
 		return 0;
 	}
@@ -703,11 +704,30 @@ static int check_single_document(struct loader *ld, yaml_parser_t *parser,
 	return rc;
 }
 
+/* The rules between settings (cfg_check_relations), once the whole file is
+ * read. The message names the line of the setting to blame if this file
+ * set it, else that of the one it is compared with. */
+static int check_relations(struct loader *ld, const doctor_config *c)
+{
+	const char *key = NULL, *other = NULL;
+	const struct cfg_key *k;
+	unsigned long line = 0;
+	char msg[256];
+
+	if (cfg_check_relations(c, &key, &other, msg, sizeof(msg)) == 0)
+		return 0;
+	if ((k = cfg_find_key(cfg_config_keys, cfg_config_nkeys, key)))
+		line = ld->set_line[k - cfg_config_keys];
+	if (!line && (k = cfg_find_key(cfg_config_keys, cfg_config_nkeys, other)))
+		line = ld->set_line[k - cfg_config_keys];
+	return fail(ld, line ? line : 1, "%s", msg);
+}
+
 static int load_yaml(struct loader *ld, const char *text, size_t len,
                      doctor_config *c)
 {
 	yaml_parser_t parser;
-	yaml_document_t doc;
+	yaml_document_t document;
 	int rc;
 
 	ld->set_line = calloc(cfg_config_nkeys, sizeof(*ld->set_line));
@@ -718,15 +738,17 @@ static int load_yaml(struct loader *ld, const char *text, size_t len,
 		return -ENOMEM;
 	}
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-	if (!yaml_parser_load(&parser, &doc)) {
+	if (!yaml_parser_load(&parser, &document)) {
 		rc = syntax_error(ld, &parser, text);
 		goto out;
 	}
-	ld->doc = &doc;
+	ld->doc = &document;
 	rc = load_root(ld, c);
 	if (rc == 0)
 		rc = check_single_document(ld, &parser, text);
-	yaml_document_delete(&doc);
+	if (rc == 0)
+		rc = check_relations(ld, c);
+	yaml_document_delete(&document);
 	ld->doc = NULL;      /* it pointed into this frame */
 out:
 	yaml_parser_delete(&parser);

@@ -212,6 +212,18 @@ int conn_send(struct conn *c, json_t *msg)
 	return 0;
 }
 
+struct conn *conn_find(struct doctord *d, uint64_t serial)
+{
+	struct list_head *pos;
+
+	for (pos = d->conns.next; pos != &d->conns; pos = pos->next) {
+		struct conn *c = list_entry(pos, struct conn, link);
+		if (c->serial == serial)
+			return c->closing || c->dropped ? NULL : c;
+	}
+	return NULL;
+}
+
 void conn_broadcast(struct doctord *d, const char *method, json_t *params)
 {
 	json_t *msg = rpc_notification(method, params);

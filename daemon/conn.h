@@ -74,6 +74,10 @@ void conn_close_after_writes(struct conn *c);
 /* Switch to raw mode: the rest of this connection's bytes belong to src. */
 void conn_set_raw(struct conn *c, struct source *src);
 
+/* The live connection with that serial, or NULL if it has gone (or is
+ * closing): how work that outlives a request finds its client again. */
+struct conn *conn_find(struct doctord *d, uint64_t serial);
+
 /* Send a notification (no id) to every subscribed connection; params stolen. */
 void conn_broadcast(struct doctord *d, const char *method, json_t *params);
 

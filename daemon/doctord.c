@@ -1,7 +1,8 @@
 /*
  * doctord.c - the daemon's lifecycle: start (store, detectors, socket,
  * watches), reload on SIGHUP, and a clean stop that lets every connection
- * and source finish before the loop ends.
+ * and source finish before the loop ends (a documentation indexing still
+ * running is waited for: the loop lives until its worker is done).
  */
 #include <errno.h>
 #include <signal.h>
@@ -13,6 +14,7 @@
 
 #include "conn.h"
 #include "detect.h"
+#include "docs_jobs.h"
 #include "filewatch.h"
 #include "log.h"
 #include "paths.h"
@@ -161,6 +163,8 @@ int doctord_start(struct doctord *d)
 		return rc;
 	apply_detectors(&d->cfg);
 	load_plugins(d);
+	if ((rc = docs_jobs_new(d, &d->docs)) < 0)
+		return rc;
 	if ((rc = server_listen(d)) < 0)
 		return rc;
 	start_signal(d, &d->sigterm, SIGTERM);
@@ -179,6 +183,7 @@ void doctord_stop(struct doctord *d)
 		return;
 	d->stopping = true;
 	remedies_cancel_all(d);
+	docs_jobs_stop(d->docs);
 	server_close(d);
 	filewatch_stop_all(d);
 	/* Closing completes detection, which may touch other entries: always
@@ -229,6 +234,8 @@ int doctord_reload(struct doctord *d)
 	apply_detectors(&d->cfg);
 	load_plugins(d);
 	filewatch_sync_config(d);
+	if (d->docs)
+		docs_jobs_refresh(d->docs);    /* docs.db may have changed */
 	log_info("configuration reloaded%s%s", d->cfg.loaded_from ? " from " : "",
 	         d->cfg.loaded_from ? d->cfg.loaded_from : "");
 	return 0;
@@ -236,6 +243,8 @@ int doctord_reload(struct doctord *d)
 
 void doctord_free(struct doctord *d)
 {
+	docs_jobs_free(d->docs);
+	d->docs = NULL;
 	plugin_host_free(d->plugins);
 	d->plugins = NULL;
 	store_close(d->st);

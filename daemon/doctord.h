@@ -20,6 +20,7 @@
 struct conn;
 struct source;
 struct plugin_host;
+struct docs_jobs;
 
 struct doctord {
 	uv_loop_t *loop;
@@ -45,6 +46,7 @@ struct doctord {
 	struct list_head watches;    /* struct filewatch, by filewatch.link */
 	struct list_head runs;       /* struct remedy_run, by remedy_run.link */
 	struct plugin_host *plugins; /* owned; NULL if the host failed to start */
+	struct docs_jobs *docs;      /* documentation indexing and search; owned */
 	int nwatches;
 
 	uv_signal_t sigterm, sigint, sighup;

@@ -5,7 +5,8 @@
  * expected, a JSON object that is either {"error": "FILE:LINE: ..."} (the
  * exact message, the file's path written as FILE) or the values of interest
  * by dotted key ({"limits.max_connections": 8, "watch.files": [...]}).
- * Then: etc/doctor.yaml equals the defaults, a failed load changes nothing,
+ * Then: etc/doctor.yaml equals the defaults (the docs.* ones come from
+ * docs_options_init()), a failed load changes nothing,
  * environment overrides, plugins.settings as JSON values, and paths.h's
  * rules for each environment (plugin folders included).
  *
@@ -41,46 +42,78 @@ static json_t *strings_to_json(char *const *list, size_t n)
 	return array;
 }
 
+/* The docs.* settings as {dotted key: value}. New reference. */
+static json_t *docs_to_json(const struct docs_options *o)
+{
+	return json_pack("{s:s?, s:s, s:I, s:I, s:b, s:I, s:f, s:f, s:f, s:i, s:i, s:i,"
+	                 " s:s?, s:s?, s:s?, s:i, s:i, s:i, s:s}",
+	                 "docs.db", o->db_path,
+	                 "docs.chunk.strategy",
+	                 o->chunk.strategy == CHUNK_SECTION ? "section" :
+	                 o->chunk.strategy == CHUNK_PARAGRAPH ? "paragraph" : "?",
+	                 "docs.chunk.max_chars", (json_int_t)o->chunk.max_chars,
+	                 "docs.chunk.overlap", (json_int_t)o->chunk.overlap,
+	                 "docs.notebook_outputs", o->notebook_outputs,
+	                 "docs.max_file_bytes", (json_int_t)o->max_file_bytes,
+	                 "docs.weights.title", o->w_title,
+	                 "docs.weights.headings", o->w_headings,
+	                 "docs.weights.body", o->w_body,
+	                 "docs.k", (int)o->k,
+	                 "docs.per_page", (int)o->per_page,
+	                 "docs.rrf_k", (int)o->rrf_k,
+	                 "docs.embeddings.base_url", o->embed.base_url,
+	                 "docs.embeddings.model", o->embed.model,
+	                 "docs.embeddings.api_key_env", o->embed.api_key_env,
+	                 "docs.embeddings.dimensions", (int)o->embed.dimensions,
+	                 "docs.embeddings.batch", (int)o->embed.batch,
+	                 "docs.embeddings.timeout_ms", (int)o->embed.timeout_ms,
+	                 "docs.embeddings.encoding", o->embed.base64 ? "base64" : "float");
+}
+
 /* The whole configuration as {dotted key: value}: what the cases compare.
  * Written out by hand (not from config.c's table) so the table's offsets
  * are checked too. New reference. */
 static json_t *config_to_json(const doctor_config *c)
 {
-	json_t *files = json_array();
+	json_t *files = json_array(), *all, *docs;
 	size_t i;
 
 	for (i = 0; i < c->nwatch; i++)
 		json_array_append_new(files, json_pack("{s:s, s:s?, s:b}",
 		                      "path", c->watch[i].path, "name", c->watch[i].name,
 		                      "from_start", c->watch[i].from_start));
-	return json_pack("{s:s?, s:s?, s:s, s:I, s:i, s:I, s:i, s:i, s:I, s:i,"
-	                 " s:b, s:b, s:i, s:i, s:o, s:b, s:o, s:o, s:I, s:I, s:i,"
-	                 " s:O?, s:i, s:i}",
-	                 "socket", c->socket_path,
-	                 "data_dir", c->data_dir,
-	                 "log_level", config_log_level_name(c->log_level),
-	                 "limits.max_message_bytes", (json_int_t)c->max_message_bytes,
-	                 "limits.max_connections", c->max_connections,
-	                 "limits.max_output_bytes", (json_int_t)c->max_output_bytes,
-	                 "limits.max_sources", c->max_sources,
-	                 "sources.context_lines", c->context_lines,
-	                 "sources.max_line_bytes", (json_int_t)c->max_line_bytes,
-	                 "sources.settle_ms", c->settle_ms,
-	                 "detect.python", c->detect_python,
-	                 "detect.shell", c->detect_shell,
-	                 "incidents.context_lines", c->incident_context_lines,
-	                 "watch.poll_ms", c->watch_poll_ms,
-	                 "watch.files", files,
-	                 "plugins.enabled", c->plugins_enabled,
-	                 "plugins.dirs", strings_to_json(c->plugin_dirs, c->nplugin_dirs),
-	                 "plugins.disabled", strings_to_json(c->plugins_disabled,
-	                                                     c->nplugins_disabled),
-	                 "plugins.memory", (json_int_t)c->plugin_memory,
-	                 "plugins.instructions", (json_int_t)c->plugin_instructions,
-	                 "plugins.wall_ms", c->plugin_wall_ms,
-	                 "plugins.settings", c->plugin_settings,
-	                 "remedies.timeout", c->remedy_timeout,
-	                 "remedies.verify_timeout", c->remedy_verify_timeout);
+	all = json_pack("{s:s?, s:s?, s:s, s:I, s:i, s:I, s:i, s:i, s:I, s:i,"
+	                " s:b, s:b, s:i, s:i, s:o, s:b, s:o, s:o, s:I, s:I, s:i,"
+	                " s:O?, s:i, s:i}",
+	                "socket", c->socket_path,
+	                "data_dir", c->data_dir,
+	                "log_level", config_log_level_name(c->log_level),
+	                "limits.max_message_bytes", (json_int_t)c->max_message_bytes,
+	                "limits.max_connections", c->max_connections,
+	                "limits.max_output_bytes", (json_int_t)c->max_output_bytes,
+	                "limits.max_sources", c->max_sources,
+	                "sources.context_lines", c->context_lines,
+	                "sources.max_line_bytes", (json_int_t)c->max_line_bytes,
+	                "sources.settle_ms", c->settle_ms,
+	                "detect.python", c->detect_python,
+	                "detect.shell", c->detect_shell,
+	                "incidents.context_lines", c->incident_context_lines,
+	                "watch.poll_ms", c->watch_poll_ms,
+	                "watch.files", files,
+	                "plugins.enabled", c->plugins_enabled,
+	                "plugins.dirs", strings_to_json(c->plugin_dirs, c->nplugin_dirs),
+	                "plugins.disabled", strings_to_json(c->plugins_disabled,
+	                                                    c->nplugins_disabled),
+	                "plugins.memory", (json_int_t)c->plugin_memory,
+	                "plugins.instructions", (json_int_t)c->plugin_instructions,
+	                "plugins.wall_ms", c->plugin_wall_ms,
+	                "plugins.settings", c->plugin_settings,
+	                "remedies.timeout", c->remedy_timeout,
+	                "remedies.verify_timeout", c->remedy_verify_timeout);
+	docs = docs_to_json(&c->docs);
+	json_object_update(all, docs);
+	json_decref(docs);
+	return all;
 }
 
 /* True if a and b hold the same settings (loaded_from aside). */
@@ -223,6 +256,16 @@ static void test_default_file(const char *cases)
 	c.plugin_instructions = 1234;
 	json_object_set_new(c.plugin_settings, "old", json_object());
 	c.remedy_verify_timeout = 7;
+	free(c.docs.db_path);
+	c.docs.db_path = strdup("/old/docs.db");
+	c.docs.chunk.strategy = c.docs.chunk.strategy == CHUNK_SECTION ? CHUNK_PARAGRAPH
+	                                                               : CHUNK_SECTION;
+	c.docs.chunk.max_chars += 7;
+	c.docs.w_headings += 0.5;
+	c.docs.k += 3;
+	c.docs.embed.base64 = !c.docs.embed.base64;
+	free(c.docs.embed.api_key_env);
+	c.docs.embed.api_key_env = strdup("OLD_KEY");
 	rc = config_load_file(&c, path, &err);
 	if (!tap_ok(rc == 0, "etc/doctor.yaml loads"))
 		tap_diag("rc %d: %s", rc, err ? err : "");
@@ -289,6 +332,8 @@ static void test_documented(const char *cases)
 
 static void test_defaults(void)
 {
+	struct docs_options docs;
+	json_t *got, *want;
 	doctor_config c;
 
 	tap_is_int(config_defaults(&c), 0, "defaults");
@@ -309,6 +354,26 @@ static void test_defaults(void)
 	       "plugins and remedies defaults are the documented values");
 	tap_ok(json_is_object(c.plugin_settings) && json_object_size(c.plugin_settings) == 0,
 	       "plugins.settings defaults to an empty object");
+	docs_options_init(&docs);
+	tap_ok(c.docs.embed.batch == 64 && c.docs.embed.timeout_ms == 30000,
+	       "the embeddings' batch and timeout show what 0 means in docs_index.h");
+	if (!docs.embed.batch)
+		docs.embed.batch = 64;
+	if (!docs.embed.timeout_ms)
+		docs.embed.timeout_ms = 30000;
+	got = docs_to_json(&c.docs);
+	want = docs_to_json(&docs);
+	if (!tap_ok(json_equal(got, want), "docs.* defaults are docs_options_init()'s")) {
+		char *g = json_dumps(got, JSON_SORT_KEYS), *w = json_dumps(want, JSON_SORT_KEYS);
+		tap_diag("got %s\nwant %s", g, w);
+		free(g);
+		free(w);
+	}
+	tap_ok(c.docs.db_path == NULL && c.docs.chunk.overlap < c.docs.chunk.max_chars,
+	       "docs.db defaults to the data dir; the default overlap fits the chunks");
+	json_decref(got);
+	json_decref(want);
+	docs_options_release(&docs);
 	config_free(&c);
 }
 
