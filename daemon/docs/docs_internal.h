@@ -65,7 +65,7 @@ int md_parse_into(doc *d, struct md_headings *h, const char *text, size_t len,
 		  const struct doc_source *src, size_t cell_start, size_t cell_end);
 
 int parse_markdown(doc *d, const struct doc_source *src);
-int parse_notebook(doc *d, const struct doc_source *src, const char *name);
+int parse_notebook(doc *d, const struct doc_source *src, const char *name, bool outputs);
 int parse_text(doc *d, const struct doc_source *src);
 int parse_rst(doc *d, const struct doc_source *src);
 int parse_html(doc *d, const struct doc_source *src);

@@ -414,13 +414,13 @@ static int index_lines(const char *text, size_t len, size_t **starts, size_t *n)
 /* ---- parsing */
 
 static int parse_source(doc *d, enum doc_format fmt, const char *name,
-			const struct doc_source *src)
+			const struct doc_source *src, unsigned flags)
 {
 	switch (fmt) {
 	case DOC_MARKDOWN:
 		return parse_markdown(d, src);
 	case DOC_NOTEBOOK:
-		return parse_notebook(d, src, name);
+		return parse_notebook(d, src, name, flags & DOC_NOTEBOOK_OUTPUTS);
 	case DOC_TEXT:
 		return parse_text(d, src);
 	case DOC_RST:
@@ -444,6 +444,12 @@ static int default_title(doc *d, const char *name)
 }
 
 int doc_parse(enum doc_format fmt, const char *name, const char *text, size_t len, doc **out)
+{
+	return doc_parse_flags(fmt, name, text, len, 0, out);
+}
+
+int doc_parse_flags(enum doc_format fmt, const char *name, const char *text, size_t len,
+		    unsigned flags, doc **out)
 {
 	struct repaired r = { { NULL, 0, 0 }, NULL, NULL, 0 };
 	struct doc_source src = { .orig_len = len };
@@ -472,7 +478,7 @@ int doc_parse(enum doc_format fmt, const char *name, const char *text, size_t le
 	if (r.nfix && (rc = doc_warn(d, "%s: %zu invalid UTF-8 byte(s) replaced by U+FFFD",
 				     name ? name : "(input)", r.nfix)) < 0)
 		goto out;
-	rc = parse_source(d, fmt, name, &src);
+	rc = parse_source(d, fmt, name, &src, flags);
 	if (rc == 0)
 		rc = default_title(d, name);
 	if (rc == 0) {

@@ -53,6 +53,12 @@ int doc_format_of(const char *path, enum doc_format *out);
  * (used for the fallback title and warnings). Invalid UTF-8 is repaired
  * (U+FFFD), binary input (NUL bytes) is -EINVAL. *out owned by caller. */
 int doc_parse(enum doc_format fmt, const char *name, const char *text, size_t len, doc **out);
+/* doc_parse with flags: DOC_NOTEBOOK_OUTPUTS indexes a notebook's stored
+ * text outputs too (each code cell's, as a code block of language
+ * "output", at most 4 KiB), which are skipped by default. */
+#define DOC_NOTEBOOK_OUTPUTS 1u
+int doc_parse_flags(enum doc_format fmt, const char *name, const char *text, size_t len,
+		    unsigned flags, doc **out);
 void doc_free(doc *d);
 
 /* The id docutils/Sphinx gives a section title: lower-case, runs of

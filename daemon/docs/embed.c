@@ -757,6 +757,10 @@ static int attempt(struct call *k, const char *body, size_t first, size_t count,
 		goto out;
 	}
 	rc = status_errno(status, retry);
+	/* OpenAI's "You exceeded your current quota" is a 429 too, but no
+	 * wait ends it: not retried. */
+	if (status == 429 && a.p && memmem(a.p, a.len, "insufficient_quota", 18))
+		*retry = false;
 	text = error_text(&a);
 	if (status >= 300 && status < 400)
 		fail(k, rc, "HTTP %ld (redirects are not followed: check base_url)", status);

@@ -28,7 +28,8 @@
  * times in all, after 200 ms then 800 ms, or after the delay the server
  * asks for in Retry-After when that is at most EMBED_RETRY_AFTER_MAX_MS
  * (a longer one ends the call at once with -EAGAIN). 400, 401, 403 and
- * other client errors, a timeout, and a malformed answer are not retried.
+ * other client errors, a 429 whose error is "insufficient_quota" (no wait
+ * ends it), a timeout, and a malformed answer are not retried.
  * So one batch takes at most EMBED_MAX_ATTEMPTS * timeout_ms plus
  * 2 * EMBED_RETRY_AFTER_MAX_MS. */
 #define EMBED_MAX_ATTEMPTS 3

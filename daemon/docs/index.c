@@ -735,7 +735,8 @@ static int parse_file(struct run *r, const struct walk_file *f, const char *text
 		run_warn(r, f->abs, "binary file (it holds NUL bytes); skipped");
 		return 1;
 	}
-	rc = doc_parse(f->fmt, f->rel, text, len, d);
+	rc = doc_parse_flags(f->fmt, f->rel, text, len,
+			     r->opt->notebook_outputs ? DOC_NOTEBOOK_OUTPUTS : 0, d);
 	if (rc == -ENOMEM)
 		return rc;
 	if (rc == -EINVAL) {
@@ -750,8 +751,16 @@ static int parse_file(struct run *r, const struct walk_file *f, const char *text
 		run_warn(r, f->abs, "cannot parse: %s; skipped", strerror(-rc));
 		return 1;
 	}
-	for (i = 0; i < (*d)->nwarnings; i++)
-		run_warn(r, f->abs, "%s", (*d)->warnings[i]);
+	for (i = 0; i < (*d)->nwarnings; i++) {
+		/* the parsers start their warnings with the name given to
+		 * doc_parse; the warning names the file already */
+		const char *w = (*d)->warnings[i];
+		size_t n = strlen(f->rel);
+
+		if (strncmp(w, f->rel, n) == 0 && w[n] == ':' && w[n + 1] == ' ')
+			w += n + 2;
+		run_warn(r, f->abs, "%s", w);
+	}
 	rc = doc_chunk(*d, &r->opt->chunk, chunks, nchunks);
 	if (rc == -ENOMEM)
 		return rc;
