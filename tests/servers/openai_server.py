@@ -5,15 +5,15 @@ Python standard library only. It listens on 127.0.0.1, on the port given by
 --port (0, the default: any free port), prints "PORT <n>" as the first line
 of its standard output, and serves until SIGTERM or SIGINT, then exits 0.
 
-  python3 openai_server.py [--port N] [--log FILE]
+  python3 openai_server.py [--port N] [--log FILE] [--scripts DIR]
 
 --log FILE appends one JSON object per request, written before the answer
 is sent: {"method", "path", "headers": {name: value, as received, nothing
 redacted}, "body": the parsed JSON body, or the raw text when it is not
 JSON}. Tests count requests and look at what arrived through it.
 
-Routes live in ROUTES (path -> handler method name); a new endpoint (such
-as /v1/chat/completions) is a method of Handler and a line there.
+Routes live in ROUTES (path -> handler method name); an endpoint is a
+method of Handler and a line there.
 
 POST /v1/embeddings
   Request as OpenAI's: {"model", "input": string | [string, ...],
@@ -53,21 +53,87 @@ POST /v1/embeddings
                       timeout in the tests), then answers normally
     wrong-count       one vector fewer than there are inputs
     mixed-dim         the second vector one dimension short
+
+POST /v1/chat/completions
+  Request as OpenAI's: {"model", "messages": [...] (non-empty), "stream":
+  bool, "stream_options": {"include_usage": bool}, "tools", ...}; a missing
+  model or messages is 400. The answer is streamed (text/event-stream,
+  chunked, each event one "data: {chat.completion.chunk}" and a final
+  "data: [DONE]") when "stream" is true, else one chat.completion object.
+
+  A model named "script:NAME" (or "script:NAME:TAG") plays the scripted
+  conversation in <scripts>/NAME.json, where <scripts> is --scripts DIR or
+  else chat_scripts/ next to this file. Each request to the same model name
+  (TAG included: "script:retry:a" and "script:retry:b" count apart) takes
+  the next turn. Any other model answers "You said: <the last user
+  message>" (usage counted in words).
+
+  A script is a JSON object:
+    {"description": "...", "turns": [TURN, ...],
+     "after": "repeat-last" (default) | "cycle" | "fail"}
+  "after" says what requests beyond the last turn get: the last turn again
+  (a model that never stops, e.g. the "loop" script calling one tool with
+  the same arguments forever), the turns from the first again, or a 500.
+
+  A TURN is a response or a failure. A response:
+    {"content": "text" | null,
+     "reasoning": "text",         sent before the content, in the field
+     "reasoning_field": "reasoning_content" (default) | "reasoning",
+     "refusal": "text",
+     "tool_calls": [{"id": "call_1" (default call_<n>), "name": "f",
+                     "arguments": {...} | "raw text"}, ...],
+     "omit_ids": true,            tool calls sent without ids
+     "arguments_as_object": true, arguments sent as a JSON object, not text
+     "finish_reason": "stop" | "tool_calls" | "length" (default: tool_calls
+                      when there are tool calls, else stop),
+     "usage": {"prompt_tokens", "completion_tokens", ...} (default: words),
+     "usage_in_last_chunk": true, usage in the finish chunk rather than in
+                      a chunk of its own with "choices": []
+     "chunk": 7,                  bytes of text and of arguments per event
+                                  (default 8)
+     "delay": 1.5,                seconds before the headers (a slow server)
+     "stall": {"after": 2, "seconds": 4},  stream: a pause after 2 events
+     "truncate_after": 3,         stream: close the connection after 3
+                                  events, the chunked body left unfinished
+     "truncate_clean": true,      ... but end the chunked body properly
+                                  (an answer without [DONE] or finish_reason)
+     "invalid_chunk_after": 2,    stream: an event that is not JSON after 2
+     "stream_error": {"after": 2, "error": {...}},  stream: after 2 events
+                                  a data: {"error": {...}} event, then the end
+     "bad_json": true}            not streamed: a 200 body that is not JSON
+  In a stream, the text is cut into pieces of "chunk" bytes; the first
+  event of each tool call carries its index, id, type and name, then the
+  arguments' pieces of all calls are interleaved by index; then a chunk
+  with finish_reason, and (stream_options.include_usage) a last chunk with
+  "choices": [] and usage, then [DONE].
+
+  A failure has a "status":
+    {"status": 429, "body": {...} | "text", "headers": {"Retry-After": "1"},
+     "content_type": "text/html", "delay": 0}
+  Every "{api_key}" in the body's strings becomes the key received in the
+  Authorization header (careless servers echo it). A body object is sent
+  as JSON, a string as text/plain unless content_type says otherwise; a
+  failure is never streamed. "status": 200 with an error body is an error
+  inside a 200 answer.
 """
 
 import argparse
 import base64
 import json
+import os
 import re
 import signal
 import struct
 import sys
 import threading
+import time
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 DEFAULT_DIM = 256
 SLOW_SECONDS = 5.0
+SCRIPTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "chat_scripts")
+DEFAULT_CHUNK = 8
 WORD = re.compile(r"[a-z0-9_]+")
 
 
@@ -103,14 +169,169 @@ def encode_vector(vec, as_base64):
     return base64.b64encode(struct.pack("<%df" % len(vec), *vec)).decode("ascii")
 
 
+# ---------------------------------------------------------------- chat scripts
+
+def load_script(scripts_dir, name):
+    """The script NAME.json, or an ApiError 404 naming what is missing."""
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name) or name.startswith("."):
+        raise openai_error(404, "bad script name %r" % name, code="model_not_found")
+    path = os.path.join(scripts_dir, name + ".json")
+    try:
+        with open(path, encoding="utf-8") as f:
+            script = json.load(f)
+    except OSError:
+        raise openai_error(404, "The model `script:%s` does not exist (no %s)" % (name, path),
+                           code="model_not_found")
+    if not isinstance(script.get("turns"), list) or not script["turns"]:
+        raise openai_error(500, "script %s has no turns" % name, "server_error")
+    return script
+
+
+def pick_turn(script, name, seen):
+    """The turn for the request number `seen` (0 = the first) of a model."""
+    turns = script["turns"]
+    if seen < len(turns):
+        return turns[seen]
+    after = script.get("after", "repeat-last")
+    if after == "cycle":
+        return turns[seen % len(turns)]
+    if after == "fail":
+        raise openai_error(500, "script %s has no turn %d" % (name, seen + 1), "server_error")
+    return turns[-1]
+
+
+def words(text):
+    return len(WORD.findall((text or "").lower()))
+
+
+def prompt_words(messages):
+    n = 0
+    for m in messages:
+        content = m.get("content") if isinstance(m, dict) else None
+        if isinstance(content, str):
+            n += words(content)
+        elif isinstance(content, list):
+            n += sum(words(p.get("text")) for p in content if isinstance(p, dict))
+    return n
+
+
+def with_key(value, key):
+    """value with "{api_key}" replaced by key in every string."""
+    if isinstance(value, str):
+        return value.replace("{api_key}", key)
+    if isinstance(value, list):
+        return [with_key(v, key) for v in value]
+    if isinstance(value, dict):
+        return {k: with_key(v, key) for k, v in value.items()}
+    return value
+
+
+def tool_calls_of(turn):
+    """[(id or None, name, arguments as text or object)] of a turn."""
+    calls = []
+    for i, c in enumerate(turn.get("tool_calls") or []):
+        args = c.get("arguments", {})
+        if not turn.get("arguments_as_object") and not isinstance(args, str):
+            args = json.dumps(args)
+        call_id = None if turn.get("omit_ids") else c.get("id", "call_%d" % (i + 1))
+        calls.append((call_id, c["name"], args))
+    return calls
+
+
+def usage_of(turn, messages):
+    if isinstance(turn.get("usage"), dict):
+        return turn["usage"]
+    done = words(turn.get("content")) + sum(
+        words(a if isinstance(a, str) else json.dumps(a)) for _, _, a in tool_calls_of(turn))
+    prompt = prompt_words(messages)
+    return {"prompt_tokens": prompt, "completion_tokens": done,
+            "total_tokens": prompt + done}
+
+
+def pieces(text, size):
+    size = max(1, int(size))
+    return [text[i:i + size] for i in range(0, len(text), size)] or [""]
+
+
+def stream_events(turn, model, include_usage, messages):
+    """The data of every event of a streamed answer, in order (no [DONE])."""
+    size = turn.get("chunk", DEFAULT_CHUNK)
+    base = {"id": "chatcmpl-script", "object": "chat.completion.chunk",
+            "created": int(time.time()), "model": model}
+
+    def chunk(delta, finish=None, **extra):
+        c = dict(base, choices=[{"index": 0, "delta": delta, "finish_reason": finish}])
+        c.update(extra)
+        return c
+
+    events = [chunk({"role": "assistant", "content": ""})]
+    reasoning_field = turn.get("reasoning_field", "reasoning_content")
+    if turn.get("reasoning"):
+        events += [chunk({reasoning_field: p}) for p in pieces(turn["reasoning"], size)]
+    if turn.get("refusal"):
+        events += [chunk({"refusal": p}) for p in pieces(turn["refusal"], size)]
+    if turn.get("content"):
+        events += [chunk({"content": p}) for p in pieces(turn["content"], size)]
+    calls = tool_calls_of(turn)
+    arg_pieces = []
+    for i, (call_id, name, args) in enumerate(calls):
+        first = {"index": i, "type": "function", "function": {"name": name, "arguments": ""}}
+        if call_id is not None:
+            first["id"] = call_id
+        if isinstance(args, str):
+            arg_pieces.append(pieces(args, size))
+        else:
+            first["function"]["arguments"] = args
+            arg_pieces.append([])
+        events.append(chunk({"tool_calls": [first]}))
+    # The arguments of all calls interleaved by index, piece by piece.
+    for k in range(max((len(p) for p in arg_pieces), default=0)):
+        for i, p in enumerate(arg_pieces):
+            if k < len(p):
+                events.append(chunk({"tool_calls": [{"index": i,
+                                                     "function": {"arguments": p[k]}}]}))
+    finish = turn.get("finish_reason", "tool_calls" if calls else "stop")
+    usage = usage_of(turn, messages)
+    if include_usage and turn.get("usage_in_last_chunk"):
+        events.append(chunk({}, finish, usage=usage))
+    else:
+        events.append(chunk({}, finish))
+        if include_usage:
+            events.append(dict(base, choices=[], usage=usage))
+    return events
+
+
+def completion(turn, model, messages):
+    """The chat.completion object of a response turn (not streamed)."""
+    message = {"role": "assistant", "content": turn.get("content")}
+    if turn.get("reasoning"):
+        message[turn.get("reasoning_field", "reasoning_content")] = turn["reasoning"]
+    if turn.get("refusal"):
+        message["refusal"] = turn["refusal"]
+    calls = tool_calls_of(turn)
+    if calls:
+        message["tool_calls"] = []
+        for call_id, name, args in calls:
+            c = {"type": "function", "function": {"name": name, "arguments": args}}
+            if call_id is not None:
+                c["id"] = call_id
+            message["tool_calls"].append(c)
+    finish = turn.get("finish_reason", "tool_calls" if calls else "stop")
+    return {"id": "chatcmpl-script", "object": "chat.completion", "created": int(time.time()),
+            "model": model, "choices": [{"index": 0, "message": message,
+                                         "finish_reason": finish}],
+            "usage": usage_of(turn, messages)}
+
+
 # ---------------------------------------------------------------- server
 
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, port, log_path):
+    def __init__(self, port, log_path, scripts_dir=SCRIPTS_DIR):
         super().__init__(("127.0.0.1", port), Handler)
+        self.scripts_dir = scripts_dir
         self.log_file = open(log_path, "a", encoding="utf-8") if log_path else None
         self.lock = threading.Lock()
         self.counters = {}          # model name -> requests seen
@@ -152,6 +373,7 @@ class Handler(BaseHTTPRequestHandler):
 
     ROUTES = {
         "/v1/embeddings": "handle_embeddings",
+        "/v1/chat/completions": "handle_chat",
     }
 
     def log_message(self, format, *args):  # noqa: A002 - the base's name
@@ -181,6 +403,8 @@ class Handler(BaseHTTPRequestHandler):
             status, answer, headers = getattr(self, handler)(body)
         except ApiError as e:
             status, answer, headers = e.status, e.body, e.headers
+        if status is None:
+            return      # the handler answered by itself (a stream)
         if isinstance(answer, (bytes, str)):
             data = answer.encode("utf-8") if isinstance(answer, str) else answer
             ctype = headers.pop("Content-Type", "text/plain")
@@ -299,6 +523,84 @@ class Handler(BaseHTTPRequestHandler):
                                             "tokens",
                                  "type": "BadRequestError", "param": None, "code": 400})
 
+    # ------------------------------------------------ /v1/chat/completions
+
+    def handle_chat(self, body):
+        model = body.get("model")
+        if not isinstance(model, str) or not model:
+            raise openai_error(400, "you must provide a model parameter")
+        messages = body.get("messages")
+        if not isinstance(messages, list) or not messages:
+            raise openai_error(400, "'messages' must be a non-empty array")
+        stream = body.get("stream") is True
+        options = body.get("stream_options") or {}
+        include_usage = stream and isinstance(options, dict) and \
+            options.get("include_usage") is True
+        if not model.startswith("script:"):
+            last = next((m.get("content") for m in reversed(messages)
+                         if isinstance(m, dict) and m.get("role") == "user"), "")
+            turn = {"content": "You said: %s" % (last if isinstance(last, str) else "")}
+        else:
+            name = model.split(":")[1]
+            script = load_script(self.server.scripts_dir, name)
+            turn = pick_turn(script, name, self.server.count(model))
+        if turn.get("delay"):
+            self.server.stopping.wait(float(turn["delay"]))
+        if "status" in turn:
+            sent = self.headers.get("Authorization", "")
+            key = sent[len("Bearer "):] if sent.startswith("Bearer ") else sent
+            headers = dict(turn.get("headers") or {})
+            answer = with_key(turn.get("body", ""), key)
+            if isinstance(answer, str):
+                headers["Content-Type"] = turn.get("content_type", "text/plain")
+            elif turn.get("content_type"):
+                answer = json.dumps(answer)
+                headers["Content-Type"] = turn["content_type"]
+            return int(turn["status"]), answer, headers
+        if not stream:
+            if turn.get("bad_json"):
+                return 200, '{"id": "chatcmpl-script", "choices": [{"mess', \
+                    {"Content-Type": "application/json"}
+            return 200, completion(turn, model, messages), {}
+        self.send_stream(turn, stream_events(turn, model, include_usage, messages))
+        return None, None, None
+
+    def send_stream(self, turn, events):
+        """Send events as SSE in a chunked body, with the turn's faults."""
+        def chunk(data):
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+            self.wfile.flush()
+
+        stall = turn.get("stall") or {}
+        error = turn.get("stream_error") or {}
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Cache-Control", "no-cache")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.wfile.flush()
+            for n, event in enumerate(events + ["[DONE]"]):
+                if n == turn.get("truncate_after"):
+                    if turn.get("truncate_clean"):
+                        chunk(b"")      # the zero-length chunk: a proper end
+                        self.wfile.flush()
+                    self.close_connection = True
+                    return
+                if n == turn.get("invalid_chunk_after"):
+                    chunk(b'data: {"choices": [{"delta": {"content": nope}}]}\n\n')
+                if error and n == error.get("after"):
+                    chunk(b"data: %s\n\n" % json.dumps({"error": error.get("error")}).encode())
+                    chunk(b"")
+                    return
+                if stall and n == stall.get("after"):
+                    self.server.stopping.wait(float(stall.get("seconds", 1)))
+                data = event if isinstance(event, str) else json.dumps(event)
+                chunk(b"data: %s\n\n" % data.encode("utf-8"))
+            chunk(b"")
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True    # the client gave up
+
 
 # ---------------------------------------------------------------- main
 
@@ -306,9 +608,11 @@ def main():
     ap = argparse.ArgumentParser(description="local OpenAI-compatible server for tests")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--log", help="append one JSON line per request to this file")
+    ap.add_argument("--scripts", default=SCRIPTS_DIR,
+                    help="the folder of chat scripts (default: %(default)s)")
     args = ap.parse_args()
 
-    server = Server(args.port, args.log)
+    server = Server(args.port, args.log, args.scripts)
 
     def stop(signum, frame):
         server.stopping.set()
