@@ -8,6 +8,9 @@
  * own bounds. This file holds the table, the parsing of values, defaults and
  * the environment; config_yaml.c walks a YAML file against the same table.
  *
+ * The environment's rules (which variables override the file and which only
+ * fill what it left unset) are at config_apply_env().
+ *
  * Changing a setting, or adding one, is one line here (plus its field in
  * config.h, etc/doctor.yaml and docs/configuration.md; a new kind of field
  * also needs its freeing and copying below).
@@ -157,6 +160,49 @@ const struct cfg_key cfg_config_keys[] = {
 	  100, 600000, NULL, .help = "milliseconds one request may take" },
 	{ "docs.embeddings.encoding", CFG_ENUM_BOOL, FIELD(docs.embed.base64), 0, 0, NULL,
 	  .choices = encoding_names, .help = "float or base64: how vectors travel" },
+	/* llm.*: the agent's endpoint. base_url and model may also come from
+	 * the environment (config_apply_env). */
+	{ "llm.base_url", CFG_URL, FIELD(llm.base_url), 0, 2048, NULL,
+	  .help = "OpenAI-compatible endpoint up to /v1 (null: OPENAI_BASE_URL, else no LLM)" },
+	{ "llm.model", CFG_STRING, FIELD(llm.model), 1, 0, NULL,
+	  .help = "the chat model's name (null: DOCTOR_LLM_MODEL or OPENAI_MODEL)" },
+	{ "llm.api_key_env", CFG_ENV_NAME, FIELD(llm.api_key_env), 0, 255,
+	  "OPENAI_API_KEY", .help = "environment variable holding the API key (null: no key)" },
+	{ "llm.stream", CFG_BOOL, FIELD(llm.stream), 0, 0, "true",
+	  .help = "stream responses (server-sent events)" },
+	{ "llm.tools", CFG_BOOL, FIELD(llm.tools), 0, 0, "true",
+	  .help = "the model calls tools; false: ask for a JSON answer instead" },
+	{ "llm.timeout", CFG_INT, FIELD(llm.timeout), 1, 86400, "120",
+	  .help = "seconds one whole request may take" },
+	{ "llm.connect_timeout", CFG_INT, FIELD(llm.connect_timeout), 1, 3600, "10",
+	  .help = "seconds to connect" },
+	{ "llm.idle_timeout", CFG_INT, FIELD(llm.idle_timeout), 1, 86400, "60",
+	  .help = "seconds without a byte from the server before giving up" },
+	{ "llm.max_retries", CFG_INT, FIELD(llm.max_retries), 0, 100, "4",
+	  .help = "retries of a request that failed in a way worth retrying" },
+	{ "llm.retry_after_cap", CFG_INT, FIELD(llm.retry_after_cap), 0, 3600, "60",
+	  .help = "longest Retry-After wait honoured, in seconds" },
+	{ "llm.prices", CFG_PRICES, FIELD(llm.prices), 0, 1000, NULL,
+	  .count_offset = FIELD(llm.nprices),
+	  .help = "USD per million tokens: {model: {input: N, output: N}}" },
+	{ "agent.enabled", CFG_BOOL, FIELD(agent.enabled), 0, 0, "true",
+	  .help = "ask the LLM, when configured, about errors no plugin knows" },
+	{ "agent.max_steps", CFG_INT, FIELD(agent.max_steps), 1, 100, "8",
+	  .help = "LLM turns one diagnosis may take" },
+	{ "agent.max_tokens", CFG_INT, FIELD(agent.max_tokens), 1, 1000000, "2048",
+	  .help = "tokens one response may have" },
+	{ "agent.budget_per_diagnosis", CFG_REAL, FIELD(agent.budget_per_diagnosis),
+	  0, 1000000, "0.10", .help = "US dollars one diagnosis may cost" },
+	{ "agent.budget_daily", CFG_REAL, FIELD(agent.budget_daily), 0, 1000000, "2.00",
+	  .help = "US dollars all diagnoses may cost per UTC day" },
+	{ "agent.docs_k", CFG_INT, FIELD(agent.docs_k), 0, 100, "4",
+	  .help = "documentation chunks put in the first prompt" },
+	{ "agent.read_file_max_bytes", CFG_SIZE, FIELD(agent.read_file_max_bytes),
+	  1 * KiB, 64 * MiB, "64KiB", .help = "most of a file the read_file tool reads" },
+	{ "agent.tool_result_max_bytes", CFG_SIZE, FIELD(agent.tool_result_max_bytes),
+	  1 * KiB, 16 * MiB, "16KiB", .help = "longest tool result given to the model" },
+	{ "agent.cache", CFG_BOOL, FIELD(agent.cache), 0, 0, "true",
+	  .help = "reuse the diagnosis of the same error fingerprint and model" },
 };
 
 /* The keys of one watch.files entry, relative to a config_watch. */
@@ -169,10 +215,19 @@ const struct cfg_key cfg_watch_keys[] = {
 	  .help = "read what the file already holds" },
 };
 
+/* The keys of one llm.prices entry, relative to a struct llm_price. */
+const struct cfg_key cfg_price_keys[] = {
+	{ "input", CFG_REAL, offsetof(struct llm_price, input), 0, 1000000, NULL,
+	  .help = "USD per million prompt tokens" },
+	{ "output", CFG_REAL, offsetof(struct llm_price, output), 0, 1000000, NULL,
+	  .help = "USD per million completion tokens" },
+};
+
 #define NKEYS(table) (sizeof(table) / sizeof((table)[0]))
 
 const size_t cfg_config_nkeys = NKEYS(cfg_config_keys);
 const size_t cfg_watch_nkeys = NKEYS(cfg_watch_keys);
+const size_t cfg_price_nkeys = NKEYS(cfg_price_keys);
 
 const struct cfg_key *cfg_find_key(const struct cfg_key *table, size_t n,
                                    const char *key)
@@ -403,6 +458,7 @@ int cfg_parse_value(const struct cfg_key *k, const char *text,
 	case CFG_WATCHES:
 	case CFG_PATH_LIST:
 	case CFG_NAME_LIST:
+	case CFG_PRICES:
 		break;
 	}
 	return -EINVAL;
@@ -470,6 +526,10 @@ void cfg_describe_expected(const struct cfg_key *k, char *buf, size_t size)
 	case CFG_JSON:
 		snprintf(buf, size, "a mapping {plugin name: {its settings}}");
 		break;
+	case CFG_PRICES:
+		snprintf(buf, size, "a mapping of at most %lld models, each {input: "
+		         "USD, output: USD} per million tokens", k->max);
+		break;
 	}
 }
 
@@ -517,6 +577,7 @@ void cfg_store_value(const struct cfg_key *k, void *base, union cfg_value *val)
 	case CFG_WATCHES:
 	case CFG_PATH_LIST:
 	case CFG_NAME_LIST:
+	case CFG_PRICES:
 		break;
 	}
 }
@@ -551,6 +612,24 @@ void cfg_watches_free(config_watch *list, size_t n)
 	free(list);
 }
 
+void cfg_prices_free(struct llm_price *list, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(list[i].model);
+	free(list);
+}
+
+void config_llm_release(struct llm_config *l)
+{
+	free(l->base_url);
+	free(l->model);
+	free(l->api_key_env);
+	cfg_prices_free(l->prices, l->nprices);
+	memset(l, 0, sizeof(*l));
+}
+
 void config_free(doctor_config *c)
 {
 	if (!c)
@@ -562,6 +641,7 @@ void config_free(doctor_config *c)
 	paths_free_list(c->plugins_disabled, c->nplugins_disabled);
 	json_decref(c->plugin_settings);
 	docs_options_release(&c->docs);
+	config_llm_release(&c->llm);
 	free(c->loaded_from);
 	memset(c, 0, sizeof(*c));
 }
@@ -642,6 +722,52 @@ int config_docs_copy(struct docs_options *dst, const struct docs_options *src)
 	return 0;
 }
 
+int config_llm_copy(struct llm_config *dst, const struct llm_config *src)
+{
+	bool failed = false;
+	size_t i;
+
+	*dst = *src;
+	dst->base_url = strdup_or_null(src->base_url, &failed);
+	dst->model = strdup_or_null(src->model, &failed);
+	dst->api_key_env = strdup_or_null(src->api_key_env, &failed);
+	dst->prices = src->nprices ? calloc(src->nprices, sizeof(*dst->prices)) : NULL;
+	if (src->nprices && !dst->prices) {
+		dst->nprices = 0;
+		failed = true;
+	}
+	for (i = 0; dst->prices && i < src->nprices; i++) {
+		dst->prices[i] = src->prices[i];
+		dst->prices[i].model = strdup_or_null(src->prices[i].model, &failed);
+	}
+	if (failed) {
+		config_llm_release(dst);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+bool config_llm_configured(const struct llm_config *l)
+{
+	return l->base_url && *l->base_url && l->model && *l->model;
+}
+
+int config_llm_price(const struct llm_config *l, const char *model,
+                     double *input, double *output)
+{
+	size_t i;
+
+	for (i = 0; model && i < l->nprices; i++) {
+		if (strcmp(l->prices[i].model, model) == 0) {
+			*input = l->prices[i].input;
+			*output = l->prices[i].output;
+			return 0;
+		}
+	}
+	*input = *output = 0;
+	return -ENOENT;
+}
+
 int cfg_check_relations(const doctor_config *c, const char **key,
                         const char **other, char *msg, size_t size)
 {
@@ -701,6 +827,8 @@ int cfg_copy(doctor_config *dst, const doctor_config *src)
 		failed = true;
 	if (config_docs_copy(&dst->docs, &src->docs) < 0)
 		failed = true;
+	if (config_llm_copy(&dst->llm, &src->llm) < 0)
+		failed = true;
 	if (failed) {
 		config_free(dst);
 		return -ENOMEM;
@@ -730,41 +858,76 @@ const char *config_log_level_name(int level)
 
 /* ------------------------------------------------------------------------
  * The environment
+ *
+ * doctor's own variables (DOCTOR_*) override the file. The conventional
+ * OPENAI_BASE_URL and OPENAI_MODEL, which other programs read too, only fill
+ * llm.base_url and llm.model when the file left them unset: a file that
+ * names an endpoint is never redirected by a variable set for another tool.
+ * The API key is not configuration: llm.api_key_env (default
+ * OPENAI_API_KEY) names the variable read at each request.
  */
+
+/* Parse text (from variable var) as key's value and store it in c. */
+static int env_set(doctor_config *c, const char *var, const char *key,
+                   const char *text, char **err)
+{
+	const struct cfg_key *k = cfg_find_key(cfg_config_keys, cfg_config_nkeys, key);
+	char want[160], got[80];
+	union cfg_value val;
+	int rc;
+
+	rc = cfg_parse_value(k, text, &val);
+	if (rc == 0) {
+		cfg_store_value(k, c, &val);
+	} else if (rc == -EINVAL) {
+		cfg_describe_expected(k, want, sizeof(want));
+		if (asprintf(err, "%s: expected %s, got %s", var, want,
+		             cfg_quote(text, got, sizeof(got))) < 0) {
+			*err = NULL;
+			rc = -ENOMEM;
+		}
+	}
+	return rc;
+}
+
+/* The variable's value, or NULL when it is unset or empty. */
+static const char *env_value(const char *var)
+{
+	const char *text = getenv(var);
+
+	return text && *text ? text : NULL;
+}
 
 int config_apply_env(doctor_config *c, char **err)
 {
-	static const struct { const char *var, *key; } vars[] = {
+	static const struct { const char *var, *key; } overrides[] = {
 		{ "DOCTOR_SOCKET", "socket" },
 		{ "DOCTOR_DATA_DIR", "data_dir" },
 		{ "DOCTOR_LOG_LEVEL", "log_level" },
+		{ "DOCTOR_LLM_MODEL", "llm.model" },
 	};
-	const struct cfg_key *k;
-	union cfg_value val;
-	doctor_config tmp;
-	char want[160], got[80];
 	const char *text;
+	doctor_config tmp;
+	bool url_from_file;
 	size_t i;
 	int rc;
 
 	*err = NULL;
 	rc = cfg_copy(&tmp, c);
-	for (i = 0; rc == 0 && i < NKEYS(vars); i++) {
-		text = getenv(vars[i].var);
-		if (!text || !*text)
-			continue;       /* unset and empty alike: not overridden */
-		k = cfg_find_key(cfg_config_keys, cfg_config_nkeys, vars[i].key);
-		rc = cfg_parse_value(k, text, &val);
-		if (rc == 0) {
-			cfg_store_value(k, &tmp, &val);
-		} else if (rc == -EINVAL) {
-			cfg_describe_expected(k, want, sizeof(want));
-			if (asprintf(err, "%s: expected %s, got %s", vars[i].var, want,
-			             cfg_quote(text, got, sizeof(got))) < 0) {
-				*err = NULL;
-				rc = -ENOMEM;
-			}
-		}
+	for (i = 0; rc == 0 && i < NKEYS(overrides); i++)
+		if ((text = env_value(overrides[i].var)))
+			rc = env_set(&tmp, overrides[i].var, overrides[i].key, text, err);
+	url_from_file = tmp.llm.base_url != NULL;
+	if (rc == 0 && !tmp.llm.base_url && (text = env_value("OPENAI_BASE_URL")))
+		rc = env_set(&tmp, "OPENAI_BASE_URL", "llm.base_url", text, err);
+	if (rc == 0 && !tmp.llm.model && (text = env_value("OPENAI_MODEL")))
+		rc = env_set(&tmp, "OPENAI_MODEL", "llm.model", text, err);
+	/* Without a model the endpoint is useless: an error when the file
+	 * named it, no LLM at all when only OPENAI_BASE_URL did. */
+	if (rc == 0 && url_from_file && !tmp.llm.model) {
+		*err = strdup("llm.model: required when llm.base_url is set (in the "
+		              "file, or by DOCTOR_LLM_MODEL or OPENAI_MODEL)");
+		rc = *err ? -EINVAL : -ENOMEM;
 	}
 	if (rc < 0) {
 		config_free(&tmp);

@@ -34,6 +34,8 @@ enum cfg_type {
 	                  char * */
 	CFG_ENUM_BOOL, /* one of two choices stored as a bool: the second is
 	                  true ("float" / "base64") */
+	CFG_PRICES,    /* llm.prices: {model: {input, output}} as an llm_price
+	                  array + count */
 };
 
 /* One setting. The table is the single description of the configuration:
@@ -44,11 +46,13 @@ struct cfg_key {
 	size_t offset;          /* of the field in its struct */
 	long long min, max;     /* INT, INT64, SIZE, UINT, COUNT, REAL: bounds;
 	                           PATH, URL, ENV_NAME: max length;
-	                           WATCHES, *_LIST: max entries; JSON: max depth */
+	                           WATCHES, *_LIST, PRICES: max entries;
+	                           JSON: max depth */
 	const char *def;        /* default in file syntax; NULL: unset (NULL,
 	                           or an empty list); JSON: a JSON object text */
 	const char *const *choices;  /* ENUM: NULL-terminated names */
-	size_t count_offset;    /* WATCHES, *_LIST: offset of the count field */
+	size_t count_offset;    /* WATCHES, *_LIST, PRICES: offset of the
+	                           count field */
 	const struct cfg_key *item;  /* *_LIST: what one entry is (offset 0) */
 	const char *help;
 };
@@ -59,6 +63,9 @@ extern const struct cfg_key cfg_config_keys[];
 extern const size_t cfg_config_nkeys;
 extern const struct cfg_key cfg_watch_keys[];
 extern const size_t cfg_watch_nkeys;
+/* The keys of one llm.prices entry (relative to a struct llm_price). */
+extern const struct cfg_key cfg_price_keys[];
+extern const size_t cfg_price_nkeys;
 
 union cfg_value {
 	char *str;          /* PATH, STRING, URL, ENV_NAME: owned */
@@ -84,12 +91,13 @@ int cfg_parse_value(const struct cfg_key *k, const char *text,
 /* What k accepts, for "expected <this>, got ..." messages. */
 void cfg_describe_expected(const struct cfg_key *k, char *buf, size_t size);
 /* Put a parsed value into its field (base + k->offset), taking ownership
- * of strings and JSON and freeing what was there. Not for WATCHES and lists,
- * which the loader replaces whole. */
+ * of strings and JSON and freeing what was there. Not for WATCHES, PRICES
+ * and lists, which the loader replaces whole. */
 void cfg_store_value(const struct cfg_key *k, void *base, union cfg_value *val);
 /* 'text' for a message, shortened past 60 bytes. Returns buf. */
 const char *cfg_quote(const char *text, char *buf, size_t size);
 void cfg_watches_free(config_watch *list, size_t n);
+void cfg_prices_free(struct llm_price *list, size_t n);
 /* Rules between settings, checked once a whole file is loaded: 0, or
  * -EINVAL with msg ("KEY: what is wrong"), *key the setting to blame and
  * *other the one it is compared with (for the line of the message). */

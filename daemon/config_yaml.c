@@ -5,7 +5,8 @@
  * The file is parsed with libyaml's document loader and walked: a mapping
  * key is either a setting (cfg_config_keys[]), a section (a prefix of
  * settings, like "limits") or unknown. plugins.settings is the exception:
- * what is under it is free-form and converted to JSON for the plugins.
+ * what is under it is free-form and converted to JSON for the plugins;
+ * llm.prices is keyed by model names, each {input, output}.
  * Rules between settings (docs.chunk.overlap below docs.chunk.max_chars...)
  * are checked once the file is read. Errors name the file, line and key:
  *   "doctor.yaml:12: limits.max_connections: expected an integer from 1 to
@@ -123,8 +124,10 @@ static int set_scalar(struct loader *ld, const struct cfg_key *k,
 	if (node->type != YAML_SCALAR_NODE)
 		return fail_expected(ld, k, node, name);
 	text = (const char *)node->data.scalar.value;
-	if (is_null(node) && !k->def && cfg_is_text(k)) {
-		cfg_store_value(k, base, &val);    /* back to unset: the default */
+	if (is_null(node) && cfg_is_text(k)) {
+		/* unset: the default for keys whose default is NULL; "none" for
+		 * llm.api_key_env, whose default is a name */
+		cfg_store_value(k, base, &val);
 		return 0;
 	}
 	rc = strlen(text) == node->data.scalar.length ? cfg_parse_value(k, text, &val)
@@ -584,6 +587,100 @@ static int load_settings(struct loader *ld, const struct cfg_key *k,
 	return rc;
 }
 
+/* ------------------------------------------------------------------------
+ * llm.prices: {model name: {input: USD, output: USD}}
+ *
+ * Model names are the keys (they may hold dots: "gpt-4.1"), so the section
+ * cannot be written with dotted keys below llm.prices.
+ */
+
+/* One model's prices: a mapping with both input and output. */
+static int load_price(struct loader *ld, const yaml_node_t *node,
+                      const char *name, struct llm_price *p)
+{
+	bool seen[2] = { false, false };
+	const yaml_node_pair_t *pair;
+	const struct cfg_key *k;
+	const char *key = "";
+	char full[320];
+	int rc = 0;
+
+	if (node->type != YAML_MAPPING_NODE)
+		return fail(ld, node_line(node), "%s: expected a mapping {input: USD, "
+		            "output: USD} per million tokens, got %s", name,
+		            describe_node(node));
+	for (pair = node->data.mapping.pairs.start;
+	     rc == 0 && pair < node->data.mapping.pairs.top; pair++) {
+		const yaml_node_t *kn = yaml_document_get_node(ld->doc, pair->key);
+
+		rc = check_duplicate(ld, node, pair, name);
+		if (rc == 0)
+			rc = key_name(ld, kn, &key);
+		if (rc < 0)
+			break;
+		snprintf(full, sizeof(full), "%s.%s", name, key);
+		k = cfg_find_key(cfg_price_keys, cfg_price_nkeys, key);
+		if (!k)
+			return fail(ld, node_line(kn), "%s: unknown key", full);
+		seen[k - cfg_price_keys] = true;
+		rc = set_scalar(ld, k, yaml_document_get_node(ld->doc, pair->value),
+		                full, p);
+	}
+	if (rc == 0 && !(seen[0] && seen[1]))
+		rc = fail(ld, node_line(node), "%s: both input and output are "
+		          "required", name);
+	return rc;
+}
+
+/* llm.prices, or null (none). Replaces the whole list. */
+static int load_prices(struct loader *ld, const struct cfg_key *k,
+                       const yaml_node_t *node, void *base)
+{
+	struct llm_price **field = (struct llm_price **)((char *)base + k->offset);
+	size_t *count = (size_t *)((char *)base + k->count_offset);
+	const yaml_node_pair_t *pair;
+	const yaml_node_t *key;
+	struct llm_price *list = NULL;
+	const char *model = "";
+	char name[300];
+	size_t n = 0, i = 0;
+	int rc = 0;
+
+	if (!is_null(node) && node->type != YAML_MAPPING_NODE)
+		return fail_expected(ld, k, node, k->key);
+	if (!is_null(node))
+		n = (size_t)(node->data.mapping.pairs.top - node->data.mapping.pairs.start);
+	if (n > (size_t)k->max)
+		return fail(ld, node_line(node), "%s: more than %lld models", k->key, k->max);
+	list = n ? calloc(n, sizeof(*list)) : NULL;
+	if (n && !list)
+		return -ENOMEM;
+	for (pair = n ? node->data.mapping.pairs.start : NULL;
+	     rc == 0 && i < n; pair++, i++) {
+		key = yaml_document_get_node(ld->doc, pair->key);
+		rc = check_duplicate(ld, node, pair, k->key);
+		if (rc == 0)
+			rc = key_name(ld, key, &model);
+		if (rc == 0 && (!*model || strlen(model) != key->data.scalar.length))
+			rc = fail(ld, node_line(key), "%s: a model's name must be "
+			          "non-empty text", k->key);
+		if (rc < 0)
+			break;
+		snprintf(name, sizeof(name), "%s.%s", k->key, model);
+		list[i].model = strdup(model);
+		rc = list[i].model ? load_price(ld, yaml_document_get_node(ld->doc,
+		                                pair->value), name, &list[i]) : -ENOMEM;
+	}
+	if (rc < 0) {
+		cfg_prices_free(list, n);
+		return rc;
+	}
+	cfg_prices_free(*field, *count);
+	*field = list;
+	*count = n;
+	return 0;
+}
+
 static int load_mapping(struct loader *ld, const yaml_node_t *map,
                         const char *prefix, doctor_config *c);
 
@@ -616,6 +713,8 @@ static int load_setting(struct loader *ld, const struct cfg_key *k,
 		return load_list(ld, k, value, c);
 	if (k->type == CFG_JSON)
 		return load_settings(ld, k, value, c);
+	if (k->type == CFG_PRICES)
+		return load_prices(ld, k, value, c);
 	return set_scalar(ld, k, value, full, c);
 }
 

@@ -140,6 +140,7 @@ void doctord_schedule_reap(struct doctord *d)
 
 int doctord_start(struct doctord *d)
 {
+	int64_t recovered = 0;
 	int rc;
 
 	list_init(&d->conns);
@@ -167,6 +168,13 @@ int doctord_start(struct doctord *d)
 		return rc;
 	if ((rc = server_listen(d)) < 0)
 		return rc;
+	/* Only now, holding the socket's lock, is no other doctord running
+	 * diagnoses in this database: end the runs a crash left open. */
+	if ((rc = store_agent_recover(d->st, &recovered)) < 0)
+		log_warn("store: cannot end interrupted diagnoses: %s", store_errmsg(d->st));
+	else if (recovered > 0)
+		log_info("store: %lld diagnosis run(s) interrupted by the last exit marked failed",
+			 (long long)recovered);
 	start_signal(d, &d->sigterm, SIGTERM);
 	start_signal(d, &d->sigint, SIGINT);
 	start_signal(d, &d->sighup, SIGHUP);

@@ -3,8 +3,9 @@
  * of prepared statements, transactions, error messages, and the two small
  * tables that need no more than that (sources and watches).
  *
- * Incidents live in store_incidents.c, the schema in store_schema.c, and the
- * JSON <-> column conversions in store_json.c.
+ * Incidents live in store_incidents.c, the schema in store_schema.c, the
+ * agent's runs in store_agent.c, and the JSON <-> column conversions in
+ * store_json.c.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -114,7 +115,8 @@ void store_rollback(store *st)
  * Open and close
  */
 
-int store_open(const char *path, store **out)
+/* Open, migrating up to version. */
+static int open_at(const char *path, int version, store **out)
 {
 	store *st;
 	int rc;
@@ -136,7 +138,7 @@ int store_open(const char *path, store **out)
 		rc = store_fail(st, rc);
 		goto fail;
 	}
-	rc = store_schema_prepare(st);
+	rc = store_schema_prepare(st, version);
 	if (rc < 0)
 		goto fail;
 	*out = st;
@@ -145,6 +147,16 @@ fail:
 	snprintf(open_errmsg, sizeof(open_errmsg), "%s", st->errmsg);
 	store_close(st);
 	return rc;
+}
+
+int store_open_at(const char *path, int version, store **out)
+{
+	return open_at(path, version, out);
+}
+
+int store_open(const char *path, store **out)
+{
+	return open_at(path, STORE_SCHEMA_VERSION, out);
 }
 
 void store_close(store *st)

@@ -1,5 +1,6 @@
 /*
- * store.h - doctor's SQLite store: sources, incidents, occurrences, watches.
+ * store.h - doctor's SQLite store: sources, incidents, occurrences, watches,
+ * diagnoses, remedies, the audit log, and the agent's runs and steps.
  *
  * One database file (doctor.db under the data dir) in WAL mode. The schema is
  * versioned with PRAGMA user_version and migrated forward on open; a database
@@ -17,7 +18,7 @@
 #include <stdint.h>
 #include <jansson.h>
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 typedef struct store store;
 
@@ -123,5 +124,74 @@ int store_audit(store *st, int64_t incident_id, int64_t remedy_id, const char *e
                 int uid, int pid, json_t *detail);
 /* [{at, event, remedy, uid, pid, detail}] oldest first (at most 500). */
 int store_audit_list(store *st, int64_t incident_id, json_t **out);
+
+/* ---- the agent's runs and their steps (store_agent.c)
+ *
+ * A run is one LLM diagnosis: 'running' from store_agent_run_start() until
+ * store_agent_run_finish() sets 'done', 'failed', 'cancelled' or 'limited'
+ * (a limit was hit; the result says so). Runs left 'running' by a doctord
+ * that died are ended by store_agent_recover(). Times are Unix seconds;
+ * costs US dollars. */
+
+/* Mark every run still 'running' as 'failed' with error "interrupted",
+ * ended at its last step (or its start), totals summed from its steps;
+ * *count (if not NULL) gets how many. For doctord at start, once it holds
+ * its lock (server_listen()): only then is no other doctord running
+ * diagnoses in this database. Not done by store_open() for that reason. */
+int store_agent_recover(store *st, int64_t *count);
+
+/* One step of a run. Strings borrowed. */
+struct store_agent_step {
+	const char *kind;         /* request | response | tool_call | tool_result
+	                             | error | note */
+	double at;                /* when; <= 0: now */
+	double latency_ms;        /* < 0: not measured (null) */
+	int64_t prompt_tokens;    /* >= 0 */
+	int64_t completion_tokens; /* >= 0 */
+	double cost_usd;          /* >= 0 */
+	const char *name;         /* the tool's name; NULL if none */
+	const char *body;         /* JSON text, already redacted by the caller
+	                             (stored as given); NULL if none */
+};
+
+/* Start a run for incident_id (0: none, e.g. an evaluation) with the
+ * incident's fingerprint and the model asked. -EINVAL without either. */
+int store_agent_run_start(store *st, int64_t incident_id, const char *fingerprint,
+                          const char *model, int64_t *run_id);
+/* A run answered from the cache: 'done' at once with the summary and
+ * result of from_run_id, no tokens, no cost, cached_from = from_run_id.
+ * -ENOENT if from_run_id is not a 'done' run. */
+int store_agent_run_cached(store *st, int64_t incident_id, const char *fingerprint,
+                           const char *model, int64_t from_run_id, int64_t *run_id);
+/* Append a step, numbered (seq) after the run's last one; its tokens and
+ * cost are added to the run's totals at once. -ENOENT for an unknown run,
+ * -EINVAL for an unknown kind or negative counts. */
+int store_agent_step_add(store *st, int64_t run_id, const struct store_agent_step *s);
+/* End a run: state (one of the four end states, else -EINVAL), result
+ * (borrowed, may be NULL: the diagnosis {summary, explanation, citations:
+ * [{page, anchor, title}], remedies}; its "summary" becomes the run's),
+ * error and limit_hit (NULL if none). The run's tokens and cost are summed
+ * from its steps. -ENOENT if unknown, -EALREADY if it has already ended. */
+int store_agent_run_finish(store *st, int64_t run_id, const char *state,
+                           json_t *result, const char *error, const char *limit_hit);
+/* {id, incident, fingerprint, model, state, started_at, ended_at, summary,
+ *  result, prompt_tokens, completion_tokens, cost_usd, cached_from, error,
+ *  limit_hit} (null where unset) and, with_steps, "steps": [{seq, kind, at,
+ *  latency_ms, prompt_tokens, completion_tokens, cost_usd, name, body}] in
+ * seq order (body decoded). -ENOENT if unknown. */
+int store_agent_run_get(store *st, int64_t run_id, bool with_steps, json_t **out);
+/* The incident's runs (without steps), oldest first. */
+int store_agent_runs_of_incident(store *st, int64_t incident_id, json_t **out);
+/* The latest 'done' run for fingerprint and model that did the work itself
+ * (copies from the cache are skipped). -ENOENT if none. */
+int store_agent_cache_lookup(store *st, const char *fingerprint, const char *model,
+                             int64_t *run_id);
+/* US dollars spent by steps since since_unix, whatever their run's state:
+ * for the daily budget. */
+int store_agent_spent(store *st, double since_unix, double *usd);
+/* Per UTC day (of a run's start) and model, runs started since since_unix:
+ * [{day: "YYYY-MM-DD", model, runs, cached, prompt_tokens,
+ *   completion_tokens, cost_usd}] ordered by day, then model. */
+int store_agent_stats(store *st, double since_unix, json_t **out);
 
 #endif

@@ -43,6 +43,17 @@ enum store_stmt_id {
 	STMT_INCIDENT_REMEDIES,
 	STMT_AUDIT_INSERT,
 	STMT_AUDIT_LIST,
+	STMT_AGENT_RUN_START,
+	STMT_AGENT_RUN_CACHED,
+	STMT_AGENT_STEP_ADD,
+	STMT_AGENT_RUN_FINISH,
+	STMT_AGENT_RUN_GET,
+	STMT_AGENT_STEPS,
+	STMT_AGENT_RUNS_OF_INCIDENT,
+	STMT_AGENT_CACHE_LOOKUP,
+	STMT_AGENT_SPENT,
+	STMT_AGENT_STATS,
+	STMT_AGENT_RECOVER,
 	STMT_BEGIN,
 	STMT_COMMIT,
 	STMT_ROLLBACK,
@@ -76,9 +87,17 @@ void store_rollback(store *st);
 
 /* ---- store_schema.c */
 
-/* Set the connection's pragmas and bring the schema to
- * STORE_SCHEMA_VERSION. -EPROTO for a database from a newer doctor. */
-int store_schema_prepare(store *st);
+/* Set the connection's pragmas and bring the schema to target
+ * (STORE_SCHEMA_VERSION, or lower in tests of migrations; a database
+ * already past target is left as it is). -EPROTO for a database from a
+ * newer doctor. */
+int store_schema_prepare(store *st, int target);
+
+/* ---- store.c, for tests of migrations */
+
+/* store_open() that migrates no further than version: to make a database
+ * as an older doctor left it. */
+int store_open_at(const char *path, int version, store **out);
 
 /* ---- store_json.c */
 

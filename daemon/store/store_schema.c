@@ -118,9 +118,64 @@ static const char schema_v2[] =
 	");"
 	"CREATE INDEX audit_by_incident ON audit(incident_id, id);";
 
+/* Version 2 -> 3: the agent's runs and their steps (store_agent.c). A run
+ * is one LLM diagnosis of an incident; its steps are the requests (as sent,
+ * redacted), responses, tool calls and results, with tokens, cost and
+ * latency. A run's totals follow its steps through a trigger and are
+ * summed again when it ends. Runs survive their incident (incident_id
+ * becomes NULL): what was spent still counts against the daily budget.
+ * A run copied from the cache points at the run it came from. */
+static const char schema_v3[] =
+	"CREATE TABLE agent_runs ("
+	"  id                INTEGER PRIMARY KEY,"
+	"  incident_id       INTEGER REFERENCES incidents(id) ON DELETE SET NULL,"
+	"  fingerprint       TEXT NOT NULL,"
+	"  model             TEXT NOT NULL,"
+	"  state             TEXT NOT NULL DEFAULT 'running' CHECK (state IN"
+	"                    ('running', 'done', 'failed', 'cancelled', 'limited')),"
+	"  started_at        REAL NOT NULL,"
+	"  ended_at          REAL,"
+	"  summary           TEXT,"
+	"  result            TEXT,"                  /* JSON: the diagnosis */
+	"  prompt_tokens     INTEGER NOT NULL DEFAULT 0,"
+	"  completion_tokens INTEGER NOT NULL DEFAULT 0,"
+	"  cost_usd          REAL NOT NULL DEFAULT 0,"
+	"  cached_from       INTEGER REFERENCES agent_runs(id) ON DELETE SET NULL,"
+	"  error             TEXT,"
+	"  limit_hit         TEXT"
+	");"
+	"CREATE INDEX agent_runs_by_incident ON agent_runs(incident_id, id);"
+	"CREATE INDEX agent_runs_by_fingerprint ON agent_runs(fingerprint, model, state, id);"
+	"CREATE INDEX agent_runs_by_start ON agent_runs(started_at);"
+	"CREATE INDEX agent_runs_running ON agent_runs(state) WHERE state = 'running';"
+	"CREATE TABLE agent_steps ("
+	"  id                INTEGER PRIMARY KEY,"
+	"  run_id            INTEGER NOT NULL REFERENCES agent_runs(id) ON DELETE CASCADE,"
+	"  seq               INTEGER NOT NULL,"
+	"  kind              TEXT NOT NULL CHECK (kind IN ('request', 'response',"
+	"                    'tool_call', 'tool_result', 'error', 'note')),"
+	"  at                REAL NOT NULL,"
+	"  latency_ms        REAL,"
+	"  prompt_tokens     INTEGER NOT NULL DEFAULT 0,"
+	"  completion_tokens INTEGER NOT NULL DEFAULT 0,"
+	"  cost_usd          REAL NOT NULL DEFAULT 0,"
+	"  name              TEXT,"
+	"  body              TEXT,"                  /* JSON, redacted */
+	"  UNIQUE (run_id, seq)"
+	");"
+	"CREATE INDEX agent_steps_by_at ON agent_steps(at);"
+	"CREATE TRIGGER agent_steps_total AFTER INSERT ON agent_steps BEGIN"
+	"  UPDATE agent_runs SET"
+	"    prompt_tokens = prompt_tokens + NEW.prompt_tokens,"
+	"    completion_tokens = completion_tokens + NEW.completion_tokens,"
+	"    cost_usd = cost_usd + NEW.cost_usd"
+	"  WHERE id = NEW.run_id;"
+	"END;";
+
 static const char *const migrations[] = {
 	schema_v1,
 	schema_v2,
+	schema_v3,
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_SCHEMA_VERSION,
@@ -171,8 +226,9 @@ static int refuse_version(store *st, int version)
 }
 
 /* One transaction: look at the version and apply the next migration, if
- * any. *current is set when there is nothing left to do. */
-static int migrate_one(store *st, bool *current)
+ * any, while below target. *current is set when there is nothing left to
+ * do. */
+static int migrate_one(store *st, int target, bool *current)
 {
 	int version = 0;
 	int rc;
@@ -187,7 +243,7 @@ static int migrate_one(store *st, bool *current)
 		rc = refuse_version(st, version);
 		goto out;
 	}
-	if (version == STORE_SCHEMA_VERSION) {
+	if (version >= target) {
 		*current = true;
 		goto out;
 	}
@@ -202,7 +258,7 @@ out:
 	return rc;
 }
 
-int store_schema_prepare(store *st)
+int store_schema_prepare(store *st, int target)
 {
 	bool current = false;
 	int version = 0;
@@ -226,6 +282,6 @@ int store_schema_prepare(store *st)
 		rc = exec_sql(st, "PRAGMA journal_mode = WAL;"
 		                  "PRAGMA synchronous = NORMAL;");
 	while (rc == 0 && !current)
-		rc = migrate_one(st, &current);
+		rc = migrate_one(st, target, &current);
 	return rc;
 }

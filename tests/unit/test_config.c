@@ -7,7 +7,8 @@
  * by dotted key ({"limits.max_connections": 8, "watch.files": [...]}).
  * Then: etc/doctor.yaml equals the defaults (the docs.* ones come from
  * docs_options_init()), a failed load changes nothing,
- * environment overrides, plugins.settings as JSON values, and paths.h's
+ * environment overrides (and the OPENAI_* variables that only fill the
+ * LLM's unset keys), llm.prices, plugins.settings as JSON values, and paths.h's
  * rules for each environment (plugin folders included).
  *
  * HOME is set to /home/tester so that "~/" expands predictably.
@@ -70,6 +71,41 @@ static json_t *docs_to_json(const struct docs_options *o)
 	                 "docs.embeddings.encoding", o->embed.base64 ? "base64" : "float");
 }
 
+/* The llm.* and agent.* settings as {dotted key: value}; llm.prices as
+ * {model: {input, output}}. New reference. */
+static json_t *llm_agent_to_json(const struct llm_config *l, const struct agent_config *a)
+{
+	json_t *prices = json_object();
+	size_t i;
+
+	for (i = 0; i < l->nprices; i++)
+		json_object_set_new(prices, l->prices[i].model,
+		                    json_pack("{s:f, s:f}", "input", l->prices[i].input,
+		                              "output", l->prices[i].output));
+	return json_pack("{s:s?, s:s?, s:s?, s:b, s:b, s:i, s:i, s:i, s:i, s:i, s:o,"
+	                 " s:b, s:i, s:i, s:f, s:f, s:i, s:I, s:I, s:b}",
+	                 "llm.base_url", l->base_url,
+	                 "llm.model", l->model,
+	                 "llm.api_key_env", l->api_key_env,
+	                 "llm.stream", l->stream,
+	                 "llm.tools", l->tools,
+	                 "llm.timeout", l->timeout,
+	                 "llm.connect_timeout", l->connect_timeout,
+	                 "llm.idle_timeout", l->idle_timeout,
+	                 "llm.max_retries", l->max_retries,
+	                 "llm.retry_after_cap", l->retry_after_cap,
+	                 "llm.prices", prices,
+	                 "agent.enabled", a->enabled,
+	                 "agent.max_steps", a->max_steps,
+	                 "agent.max_tokens", a->max_tokens,
+	                 "agent.budget_per_diagnosis", a->budget_per_diagnosis,
+	                 "agent.budget_daily", a->budget_daily,
+	                 "agent.docs_k", a->docs_k,
+	                 "agent.read_file_max_bytes", (json_int_t)a->read_file_max_bytes,
+	                 "agent.tool_result_max_bytes", (json_int_t)a->tool_result_max_bytes,
+	                 "agent.cache", a->cache);
+}
+
 /* The whole configuration as {dotted key: value}: what the cases compare.
  * Written out by hand (not from config.c's table) so the table's offsets
  * are checked too. New reference. */
@@ -111,6 +147,9 @@ static json_t *config_to_json(const doctor_config *c)
 	                "remedies.timeout", c->remedy_timeout,
 	                "remedies.verify_timeout", c->remedy_verify_timeout);
 	docs = docs_to_json(&c->docs);
+	json_object_update(all, docs);
+	json_decref(docs);
+	docs = llm_agent_to_json(&c->llm, &c->agent);
 	json_object_update(all, docs);
 	json_decref(docs);
 	return all;
@@ -266,6 +305,19 @@ static void test_default_file(const char *cases)
 	c.docs.embed.base64 = !c.docs.embed.base64;
 	free(c.docs.embed.api_key_env);
 	c.docs.embed.api_key_env = strdup("OLD_KEY");
+	c.llm.base_url = strdup("http://old.example/v1");
+	c.llm.model = strdup("old-model");
+	free(c.llm.api_key_env);
+	c.llm.api_key_env = strdup("OLD_LLM_KEY");
+	c.llm.stream = false;
+	c.llm.timeout = 5;
+	c.llm.prices = calloc(1, sizeof(*c.llm.prices));
+	c.llm.prices[0].model = strdup("old-model");
+	c.llm.nprices = 1;
+	c.agent.cache = false;
+	c.agent.max_steps = 2;
+	c.agent.budget_daily = 99;
+	c.agent.tool_result_max_bytes = 4096;
 	rc = config_load_file(&c, path, &err);
 	if (!tap_ok(rc == 0, "etc/doctor.yaml loads"))
 		tap_diag("rc %d: %s", rc, err ? err : "");
@@ -374,6 +426,18 @@ static void test_defaults(void)
 	json_decref(got);
 	json_decref(want);
 	docs_options_release(&docs);
+	tap_ok(!c.llm.base_url && !c.llm.model && c.llm.api_key_env &&
+	       strcmp(c.llm.api_key_env, "OPENAI_API_KEY") == 0 && c.llm.stream &&
+	       c.llm.tools && c.llm.timeout == 120 && c.llm.connect_timeout == 10 &&
+	       c.llm.idle_timeout == 60 && c.llm.max_retries == 4 &&
+	       c.llm.retry_after_cap == 60 && c.llm.nprices == 0 && !c.llm.prices,
+	       "llm defaults are the documented values");
+	tap_ok(!config_llm_configured(&c.llm), "no LLM is configured by default");
+	tap_ok(c.agent.enabled && c.agent.max_steps == 8 && c.agent.max_tokens == 2048 &&
+	       c.agent.budget_per_diagnosis == 0.10 && c.agent.budget_daily == 2.00 &&
+	       c.agent.docs_k == 4 && c.agent.read_file_max_bytes == 65536 &&
+	       c.agent.tool_result_max_bytes == 16384 && c.agent.cache,
+	       "agent defaults are the documented values");
 	config_free(&c);
 }
 
@@ -598,6 +662,126 @@ static void test_env(void)
 	tap_is_str(config_log_level_name(42), "unknown", "an unknown level has a name too");
 }
 
+/* The LLM from the environment: DOCTOR_LLM_MODEL overrides the file,
+ * OPENAI_BASE_URL and OPENAI_MODEL only fill what it left unset. */
+static void test_llm_env(const char *tmp)
+{
+	doctor_config c;
+	char *err = NULL;
+
+	unsetenv("OPENAI_BASE_URL");
+	unsetenv("OPENAI_MODEL");
+	unsetenv("DOCTOR_LLM_MODEL");
+	config_defaults(&c);
+	tap_is_int(config_apply_env(&c, &err), 0, "llm: no variables");
+	tap_ok(!c.llm.base_url && !c.llm.model && !config_llm_configured(&c.llm),
+	       "llm: nothing configured");
+
+	setenv("OPENAI_BASE_URL", "http://127.0.0.1:8080/v1", 1);
+	setenv("OPENAI_MODEL", "qwen2.5-coder", 1);
+	tap_is_int(config_apply_env(&c, &err), 0, "llm: with no file, OPENAI_* apply");
+	tap_is_str(c.llm.base_url, "http://127.0.0.1:8080/v1", "llm: OPENAI_BASE_URL");
+	tap_is_str(c.llm.model, "qwen2.5-coder", "llm: OPENAI_MODEL");
+	tap_ok(config_llm_configured(&c.llm), "llm: configured");
+	setenv("DOCTOR_LLM_MODEL", "llama3.1:8b", 1);
+	config_free(&c);
+	config_defaults(&c);
+	tap_is_int(config_apply_env(&c, &err), 0, "llm: DOCTOR_LLM_MODEL too");
+	tap_is_str(c.llm.model, "llama3.1:8b", "llm: DOCTOR_LLM_MODEL comes before OPENAI_MODEL");
+	config_free(&c);
+
+	/* A file that names its endpoint and model keeps them against OPENAI_*,
+	 * but DOCTOR_LLM_MODEL overrides it like the other DOCTOR_ variables. */
+	unsetenv("DOCTOR_LLM_MODEL");
+	config_defaults(&c);
+	tap_is_int(load_text(&c, tmp, "llm.yaml", "llm:\n  base_url: https://api.example/v1\n"
+	           "  model: file-model\n"), 0, "llm: load a file with an endpoint");
+	tap_is_int(config_apply_env(&c, &err), 0, "llm: then the environment");
+	tap_is_str(c.llm.base_url, "https://api.example/v1", "llm: the file's base_url wins");
+	tap_is_str(c.llm.model, "file-model", "llm: the file's model wins over OPENAI_MODEL");
+	setenv("DOCTOR_LLM_MODEL", "override", 1);
+	tap_is_int(config_apply_env(&c, &err), 0, "llm: DOCTOR_LLM_MODEL");
+	tap_is_str(c.llm.model, "override", "llm: DOCTOR_LLM_MODEL wins over the file");
+	unsetenv("DOCTOR_LLM_MODEL");
+	config_free(&c);
+
+	/* A file with a model only gets its URL from the environment. */
+	config_defaults(&c);
+	tap_is_int(load_text(&c, tmp, "llm2.yaml", "llm.model: only-model\n"), 0,
+	           "llm: a file with a model only");
+	tap_is_int(config_apply_env(&c, &err), 0, "llm: the environment fills the rest");
+	tap_is_str(c.llm.base_url, "http://127.0.0.1:8080/v1", "llm: OPENAI_BASE_URL fills base_url");
+	tap_is_str(c.llm.model, "only-model", "llm: the model stays the file's");
+	config_free(&c);
+
+	/* An endpoint in the file without a model anywhere is an error. */
+	unsetenv("OPENAI_MODEL");
+	config_defaults(&c);
+	tap_is_int(load_text(&c, tmp, "llm3.yaml", "llm.base_url: http://h/v1\n"), 0,
+	           "llm: a file with an endpoint only loads");
+	tap_is_int(config_apply_env(&c, &err), -EINVAL, "llm: but has no model");
+	tap_is_str(err, "llm.model: required when llm.base_url is set (in the file, or by "
+	           "DOCTOR_LLM_MODEL or OPENAI_MODEL)", "llm: says so");
+	tap_ok(c.llm.base_url && !c.llm.model, "llm: and changes nothing");
+	free(err);
+	err = NULL;
+	config_free(&c);
+	/* ...while OPENAI_BASE_URL alone only leaves the LLM unconfigured. */
+	config_defaults(&c);
+	tap_is_int(config_apply_env(&c, &err), 0, "llm: OPENAI_BASE_URL without a model");
+	tap_ok(c.llm.base_url && !c.llm.model && !config_llm_configured(&c.llm),
+	       "llm: is not an error, and configures nothing");
+	config_free(&c);
+
+	setenv("OPENAI_BASE_URL", "api.openai.com/v1", 1);
+	config_defaults(&c);
+	tap_is_int(config_apply_env(&c, &err), -EINVAL, "llm: a bad OPENAI_BASE_URL");
+	tap_is_str(err, "OPENAI_BASE_URL: expected an http:// or https:// URL of at most "
+	           "2048 bytes, got 'api.openai.com/v1'", "llm: says what is wrong");
+	free(err);
+	err = NULL;
+	setenv("OPENAI_BASE_URL", "", 1);
+	setenv("DOCTOR_LLM_MODEL", "", 1);
+	tap_is_int(config_apply_env(&c, &err), 0, "llm: empty variables are unset");
+	tap_ok(!c.llm.base_url && !c.llm.model, "llm: and set nothing");
+	unsetenv("OPENAI_BASE_URL");
+	unsetenv("DOCTOR_LLM_MODEL");
+	config_free(&c);
+}
+
+/* Prices: the lookup, and a copy that is its own. */
+static void test_llm_prices(const char *tmp)
+{
+	struct llm_config copy;
+	doctor_config c;
+	double in = -1, out = -1;
+
+	config_defaults(&c);
+	tap_is_int(load_text(&c, tmp, "prices.yaml", "llm:\n  base_url: http://h/v1\n"
+	           "  model: gpt-4.1\n  api_key_env: null\n  prices:\n"
+	           "    gpt-4.1: {input: 2, output: 8}\n    local: {input: 0, output: 0}\n"),
+	           0, "prices: load");
+	tap_ok(c.llm.api_key_env == NULL, "prices: api_key_env null means no key");
+	tap_is_int(config_llm_price(&c.llm, "gpt-4.1", &in, &out), 0, "prices: a model with dots");
+	tap_ok(in == 2 && out == 8, "prices: its input and output");
+	tap_is_int(config_llm_price(&c.llm, "gpt-4", &in, &out), -ENOENT,
+	           "prices: an unknown model (no prefix match)");
+	tap_ok(in == 0 && out == 0, "prices: costs 0");
+	tap_is_int(config_llm_copy(&copy, &c.llm), 0, "prices: copy the llm settings");
+	free(copy.prices[0].model);
+	copy.prices[0].model = strdup("changed");
+	tap_is_str(c.llm.prices[0].model, "gpt-4.1", "prices: the copy is its own");
+	tap_is_str(copy.base_url, "http://h/v1", "prices: the copy has the URL");
+	tap_ok(copy.base_url != c.llm.base_url, "prices: in its own memory");
+	config_llm_release(&copy);
+	tap_ok(copy.prices == NULL && copy.nprices == 0 && !copy.model, "prices: released");
+	tap_is_int(load_text(&c, tmp, "prices2.yaml", "llm.prices: ~\n"), 0,
+	           "prices: null");
+	tap_ok(c.llm.nprices == 0 && !c.llm.prices && c.llm.model,
+	       "prices: empties the list, and keeps the rest");
+	config_free(&c);
+}
+
 /* ------------------------------------------------------------------------ */
 
 static void check_path(char *got, const char *want, const char *name)
@@ -775,6 +959,9 @@ int main(int argc, char **argv)
 	unsetenv("DOCTOR_LOG_LEVEL");
 	unsetenv("DOCTOR_CONFIG");
 	unsetenv("DOCTOR_PLUGIN_PATH");
+	unsetenv("DOCTOR_LLM_MODEL");
+	unsetenv("OPENAI_BASE_URL");
+	unsetenv("OPENAI_MODEL");
 
 	test_defaults();
 	n = run_cases(cases);
@@ -786,6 +973,8 @@ int main(int argc, char **argv)
 	test_too_many_plugin_dirs(tmp);
 	test_plugin_settings(tmp);
 	test_env();
+	test_llm_env(tmp);
+	test_llm_prices(tmp);
 	test_paths();
 	test_plugin_dirs();
 	test_mkdir_p(tmp);
