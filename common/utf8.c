@@ -6,8 +6,7 @@
 
 #include "utf8.h"
 
-/* Length of the valid sequence at p (at most n bytes), 0 if invalid. */
-static size_t sequence_len(const unsigned char *p, size_t n)
+size_t utf8_sequence_len(const unsigned char *p, size_t n)
 {
 	size_t len, i;
 	unsigned cp;
@@ -44,7 +43,7 @@ bool utf8_valid(const char *s, size_t len)
 	size_t i = 0, k;
 
 	while (i < len) {
-		k = sequence_len((const unsigned char *)s + i, len - i);
+		k = utf8_sequence_len((const unsigned char *)s + i, len - i);
 		if (!k)
 			return false;
 		i += k;
@@ -63,7 +62,7 @@ char *utf8_repair(const char *s, size_t len, size_t *out_len)
 	if (!out)
 		return NULL;
 	while (i < len) {
-		k = sequence_len((const unsigned char *)s + i, len - i);
+		k = utf8_sequence_len((const unsigned char *)s + i, len - i);
 		if (k) {
 			memcpy(out + o, s + i, k);
 			o += k;

@@ -11,6 +11,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* The length (1 to 4) of the valid UTF-8 sequence at p[0..n), n > 0; 0
+ * if the bytes there are not one (overlong forms, surrogates, code points
+ * past U+10FFFF, a sequence cut short by n are not). */
+size_t utf8_sequence_len(const unsigned char *p, size_t n);
+
 /* True if s[0..len) is valid UTF-8 as jansson understands it: no overlong
  * forms, no surrogates, nothing above U+10FFFF (NUL bytes are valid). */
 bool utf8_valid(const char *s, size_t len);

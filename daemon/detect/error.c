@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "detect_internal.h"
+#include "utf8.h"
 
 char *dr__strndup(const char *s, size_t n)
 {
@@ -65,62 +66,20 @@ void dr_error_free(dr_error *e)
 	free(e);
 }
 
-/* Length of the valid UTF-8 sequence at p (at most n bytes), 0 if invalid. */
-static size_t utf8_valid_len(const unsigned char *p, size_t n)
-{
-	size_t len, i;
-	unsigned cp;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		len = 2, cp = p[0] & 0x1f;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		len = 3, cp = p[0] & 0x0f;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		len = 4, cp = p[0] & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (p[i] & 0x3f);
-	}
-	/* overlong forms, surrogates, beyond U+10FFFF */
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-		return 0;
-	return len;
-}
-
 /* A JSON string of s with invalid UTF-8 replaced; NULL on out of memory. */
 static json_t *json_text(const char *s)
 {
-	size_t n = strlen(s), i = 0, o = 0, k;
+	size_t n = strlen(s), len;
 	json_t *j;
 	char *fixed;
 
 	j = json_stringn(s, n);
 	if (j)
 		return j;
-	fixed = malloc(n * 3 + 1); /* each bad byte becomes 3 bytes */
+	fixed = utf8_repair(s, n, &len);
 	if (!fixed)
 		return NULL;
-	while (i < n) {
-		k = utf8_valid_len((const unsigned char *)s + i, n - i);
-		if (k) {
-			memcpy(fixed + o, s + i, k);
-			o += k;
-			i += k;
-		} else {
-			memcpy(fixed + o, "\xef\xbf\xbd", 3);
-			o += 3;
-			i++;
-		}
-	}
-	j = json_stringn(fixed, o);
+	j = json_stringn(fixed, len);
 	free(fixed);
 	return j;
 }

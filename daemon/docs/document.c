@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include "docs_internal.h"
+#include "utf8.h"
 
 /* ---- format */
 
@@ -294,36 +295,6 @@ char *doc_anchor(const char *title)
 
 /* ---- source text: repair and positions */
 
-/* Length of the valid UTF-8 sequence at s[0..n), 0 if invalid (overlong
- * forms, surrogates and code points past U+10FFFF are invalid). */
-static size_t utf8_valid_len(const unsigned char *s, size_t n)
-{
-	size_t want, i;
-	unsigned cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xC2 && s[0] <= 0xDF)
-		want = 2, cp = s[0] & 0x1Fu;
-	else if ((s[0] & 0xF0) == 0xE0)
-		want = 3, cp = s[0] & 0x0Fu;
-	else if (s[0] >= 0xF0 && s[0] <= 0xF4)
-		want = 4, cp = s[0] & 0x07u;
-	else
-		return 0;
-	if (n < want)
-		return 0;
-	for (i = 1; i < want; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3Fu);
-	}
-	if ((want == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-	    (want == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-		return 0;
-	return want;
-}
-
 /* The repaired copy of text and the offset map; owned by the caller. */
 struct repaired {
 	struct strbuf out;
@@ -337,7 +308,7 @@ static int repair_utf8(const char *text, size_t len, struct repaired *r)
 	size_t i = 0, k;
 
 	while (i < len) {
-		k = utf8_valid_len(s + i, len - i);
+		k = utf8_sequence_len(s + i, len - i);
 		if (k) {
 			if (sb_add(&r->out, text + i, k) < 0)
 				return -ENOMEM;

@@ -59,6 +59,30 @@ static void tap_diag(const char *fmt, ...)
 			tap_diag("got %lld, want %lld", g_, w_);                      \
 	} while (0)
 
+/* The whole file at path, NUL-terminated, owned by the caller (free);
+ * *len (may be NULL) its size. NULL if it cannot be read. For the case
+ * files the tests compare against. */
+__attribute__((unused))
+static char *tap_read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	size_t got = 0;
+	long size;
+
+	if (!f)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0 &&
+	    fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)size + 1))) {
+		got = fread(buf, 1, (size_t)size, f);
+		buf[got] = '\0';
+	}
+	fclose(f);
+	if (len)
+		*len = got;
+	return buf;
+}
+
 /* Print the plan and return the exit status for main(). */
 __attribute__((unused))
 static int tap_done(void)

@@ -328,25 +328,6 @@ static void test_default_file(const char *cases)
 	config_free(&defaults);
 }
 
-/* The whole of a small text file, or NULL. Owned. */
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *text = NULL;
-	size_t size = 0;
-	ssize_t n;
-
-	if (!f)
-		return NULL;
-	n = getdelim(&text, &size, '\0', f);
-	fclose(f);
-	if (n < 0) {
-		free(text);
-		return NULL;
-	}
-	return text;
-}
-
 /* The key table is the reference: every key it declares must be in the
  * documentation's table and in etc/doctor.yaml, and have help text. */
 static void test_documented(const char *cases)
@@ -358,9 +339,9 @@ static void test_documented(const char *cases)
 	int missing = 0;
 
 	snprintf(path, sizeof(path), "%s/../../docs/configuration.md", cases);
-	docs = slurp(path);
+	docs = tap_read_file(path, NULL);
 	snprintf(path, sizeof(path), "%s/../../etc/doctor.yaml", cases);
-	yaml = slurp(path);
+	yaml = tap_read_file(path, NULL);
 	tap_ok(docs && yaml, "read docs/configuration.md and etc/doctor.yaml");
 	for (i = 0; docs && yaml && i < cfg_config_nkeys; i++) {
 		key = cfg_config_keys[i].key;

@@ -25,24 +25,6 @@
 #include "tap.h"
 #include "document.h"
 
-/* The whole file at path; *len its size. NULL if unreadable. */
-static char *read_all(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	long size;
-
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0 &&
-	    fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)size + 1))) {
-		*len = fread(buf, 1, (size_t)size, f);
-		buf[*len] = '\0';
-	}
-	fclose(f);
-	return buf;
-}
-
 /* The document as the expected files spell it; new reference. */
 static json_t *doc_to_json(const doc *d)
 {
@@ -130,7 +112,7 @@ static void run_case(const char *dir, const char *name)
 	if (asprintf(&exp_path, "%s/expected", dir) < 0)
 		exp_path = NULL;
 	want = exp_path ? json_load_file(exp_path, 0, &err) : NULL;
-	if (!tap_ok(input && want && (text = read_all(input, &len)) &&
+	if (!tap_ok(input && want && (text = tap_read_file(input, &len)) &&
 		    doc_format_of(input, &fmt) == 0, "%s: input and expected readable", name))
 		goto out;
 	/* "flags": ["notebook_outputs"] parses as the index does with
@@ -544,7 +526,7 @@ static int parse_corpus_file(const char *path, const struct stat *st, int type, 
 	    (fmt != DOC_MARKDOWN && fmt != DOC_NOTEBOOK && fmt != DOC_RST))
 		return 0;
 	corpus_files++;
-	if (!(text = read_all(path, &len)))
+	if (!(text = tap_read_file(path, &len)))
 		rc = -errno;
 	else if ((rc = doc_parse(fmt, path, text, len, &d)) == 0 && !ranges_sane(d, len))
 		rc = -ERANGE;

@@ -31,23 +31,6 @@
 
 /* ---------------------------------------------------------------- helpers */
 
-static char *read_all(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	long size;
-
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0 &&
-	    fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)size + 1))) {
-		*len = fread(buf, 1, (size_t)size, f);
-		buf[*len] = '\0';
-	}
-	fclose(f);
-	return buf;
-}
-
 static json_t *str_or_null(const char *s)
 {
 	return s ? json_string(s) : json_null();
@@ -266,7 +249,7 @@ static char *case_file(const char *dir, const char *name, size_t *len)
 
 	if (asprintf(&path, "%s/%s", dir, name) < 0)
 		return NULL;
-	text = read_all(path, len);
+	text = tap_read_file(path, len);
 	free(path);
 	return text;
 }

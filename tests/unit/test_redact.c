@@ -24,24 +24,6 @@
 #include "redact.h"
 #include "utf8.h"
 
-/* The whole file at path; *len its size. NULL if unreadable. */
-static char *read_all(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	long size;
-
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0 &&
-	    fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)size + 1))) {
-		*len = fread(buf, 1, (size_t)size, f);
-		buf[*len] = '\0';
-	}
-	fclose(f);
-	return buf;
-}
-
 /* The first piece of secret (8 bytes, or all of a shorter secret) found
  * in out[0..len), as an offset into secret; -1 if none survives. */
 static long survivor(const char *out, size_t len, const char *secret)
@@ -92,7 +74,7 @@ static json_t *load_secrets(const char *cases)
 	json_t *all = json_array(), *c;
 
 	snprintf(path, sizeof(path), "%s/redact/secrets.jsonl", cases);
-	buf = read_all(path, &len);
+	buf = tap_read_file(path, &len);
 	if (!buf) {
 		json_decref(all);
 		return NULL;
@@ -146,7 +128,7 @@ static void test_innocent(const char *cases)
 	size_t len, olen, n, lines = 0, bad = 0;
 
 	snprintf(path, sizeof(path), "%s/redact/innocent.txt", cases);
-	buf = read_all(path, &len);
+	buf = tap_read_file(path, &len);
 	if (!tap_ok(buf != NULL, "innocent.txt readable"))
 		return;
 	if (tap_ok(redact_text(NULL, buf, len, &out, &olen, &n) == 0, "innocent text as one buffer")) {
@@ -397,7 +379,7 @@ static void test_mixtures(json_t *cases, const char *dir)
 	unsigned long long x = 0x9e3779b97f4a7c15ull;
 
 	snprintf(path, sizeof(path), "%s/redact/innocent.txt", dir);
-	inn = read_all(path, &innlen);
+	inn = tap_read_file(path, &innlen);
 	buf = malloc(1 << 16);
 	if (!tap_ok(inn && buf, "mixtures: inputs ready")) {
 		free(inn);
@@ -482,7 +464,7 @@ static void test_throughput(const char *cases)
 	double secs;
 
 	snprintf(path, sizeof(path), "%s/redact/innocent.txt", cases);
-	img = read_all(path, &imglen);	/* includes notebook image data */
+	img = tap_read_file(path, &imglen);	/* includes notebook image data */
 	buf = malloc(target + 4096);
 	if (!tap_ok(img && buf && redactor_new(&r) == 0, "throughput input ready")) {
 		free(img);
