@@ -31,6 +31,12 @@ struct plugin_host {
 /* ------------------------------------------------------------------ */
 /* One plugin's lifetime                                               */
 
+struct plugin *const *plugin_host_plugins(plugin_host *h, size_t *n)
+{
+	*n = h->n;
+	return h->plugins;
+}
+
 void plugin_ref(struct plugin *p)
 {
 	p->refs++;

@@ -82,7 +82,7 @@ struct diagnose_call {
 	bool matched;
 };
 
-static void push_ctx(lua_State *L, struct plugin *p, const json_t *source)
+void plugin_push_ctx(lua_State *L, struct plugin *p, const json_t *source)
 {
 	static const char *const keys[] = { "cwd", "python", "virtualenv" };
 	const json_t *v;
@@ -109,7 +109,7 @@ static int diagnose_tramp(lua_State *L)
 
 	lua_settop(L, 0);
 	json_push(L, c->incident, 0);                   /* 1: incident */
-	push_ctx(L, p, json_object_get(c->incident, "source"));  /* 2: ctx */
+	plugin_push_ctx(L, p, json_object_get(c->incident, "source"));  /* 2: ctx */
 	if (lua_rawgeti(L, LUA_REGISTRYINDEX, p->match_ref) != LUA_TFUNCTION) {
 		lua_pop(L, 1);
 	} else {

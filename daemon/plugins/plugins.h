@@ -54,6 +54,29 @@ json_t *plugin_host_list(plugin_host *h);
  * an invalid one is dropped with a log line naming the plugin. */
 int plugin_host_diagnose(plugin_host *h, json_t *incident, json_t **out);
 
+/* The tools every enabled plugin exports, as Chat Completions specs
+ * [{type: "function", function: {name, description, parameters}}]: the
+ * function name is "<plugin>__<tool>" with every character outside
+ * [a-zA-Z0-9_-] made '_', at most 64 characters (a longer one is cut and
+ * ends in a hash of the whole name); the description is prefixed with the
+ * plugin's name; parameters is the tool's JSON-schema table as JSON
+ * ({type: "object"} when it has none). New reference; NULL on ENOMEM. */
+json_t *plugin_host_tool_specs(plugin_host *h);
+
+/* Run the tool a model called by function_name (a name from
+ * plugin_host_tool_specs): run(args, ctx) under the plugin's limits, args
+ * (borrowed, may be NULL: {}) as a Lua table, ctx (borrowed, may be NULL)
+ * {cwd, python, virtualenv} as ctx.cwd, ctx.python, ctx.virtualenv, plus
+ * ctx.config; doctor.read_file and the like are confined to ctx.cwd.
+ * *result (owned by the caller) is a string result as is, any other value
+ * as JSON text (nil: "null"); NULL on failure. -ENOENT: no enabled plugin
+ * exports that tool; -ETIMEDOUT: the instruction or time limit stopped it;
+ * -EIO: it raised an error or hit its memory limit (the plugin is then
+ * disabled, as for diagnose); -EINVAL: its result cannot be JSON (the
+ * plugin stays enabled); -ENOMEM. */
+int plugin_host_call_tool(plugin_host *h, const char *function_name, json_t *args,
+                          json_t *ctx, char **result);
+
 /* Turn off the plugins with these names (config plugins.disabled): state
  * "disabled" with the reason "disabled in the configuration"; call before
  * plugin_host_register_detectors. Unknown names are ignored. */

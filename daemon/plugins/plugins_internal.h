@@ -59,6 +59,9 @@ struct plugin {
 };
 
 /* host.c */
+/* The host's plugins in load order (borrowed; valid until the next load
+ * or reload); *n gets how many. */
+struct plugin *const *plugin_host_plugins(plugin_host *h, size_t *n);
 void plugin_ref(struct plugin *p);
 /* Drop a reference; the last one closes the state and frees p. */
 void plugin_unref(struct plugin *p);
@@ -96,6 +99,11 @@ struct plugin *plugin_of(lua_State *L);
 void lua_detector_init(struct lua_detector *d, struct plugin *p);
 int lua_detector_register(struct lua_detector *d);
 void lua_detector_unregister(struct lua_detector *d);
+
+/* plugin_diagnose.c: the ctx table of a call (cwd, python, virtualenv
+ * from the json object source, which may be NULL, and config); raises on
+ * out of memory, so call it in protected mode. */
+void plugin_push_ctx(lua_State *L, struct plugin *p, const json_t *source);
 
 /* plugin_diagnose.c: p's diagnosis of incident appended to out (nothing when it
  * does not match or returns nil). */

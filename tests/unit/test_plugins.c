@@ -866,6 +866,178 @@ static void test_plugin_test(void)
 	free(cases);
 }
 
+/* ---- tools exported to the agent */
+
+static const char tools_plugin[] =
+	"return {\n"
+	"  name = 'test.tools', version = '1', config = { greeting = 'hello' },\n"
+	"  tools = {\n"
+	"    greet = { description = 'Greets someone',\n"
+	"      parameters = { type = 'object', properties = { who = { type = 'string' } },\n"
+	"                     required = { 'who' } },\n"
+	"      run = function(args, ctx)\n"
+	"        return ctx.config.greeting .. ', ' .. args.who .. ' in ' .. tostring(ctx.cwd)\n"
+	"      end },\n"
+	"    project_files = { description = 'Lists the project',\n"
+	"      run = function(args, ctx)\n"
+	"        local outside = doctor.read_file('/etc/hostname')\n"
+	"        return { cwd = ctx.cwd, python = ctx.python, files = doctor.list_dir('.'),\n"
+	"                 outside = outside == nil, nargs = #args }\n"
+	"      end },\n"
+	"  },\n"
+	"}\n";
+
+static const char bad_tools_plugin[] =
+	"return {\n"
+	"  name = 'test.bad-tools', version = '1',\n"
+	"  tools = {\n"
+	"    weird = { description = 'returns a function', run = function() return { f = function() end } end },\n"
+	"    fails = { description = 'raises', run = function() error('tool kaboom') end },\n"
+	"  },\n"
+	"}\n";
+
+static const char spin_tools_plugin[] =
+	"return {\n"
+	"  name = 'test.spin', version = '1',\n"
+	"  tools = { spin = { description = 'loops', run = function() while true do end end } },\n"
+	"}\n";
+
+/* The spec named name in specs, or NULL. */
+static json_t *spec_named(json_t *specs, const char *name)
+{
+	json_t *s;
+	size_t i;
+
+	json_array_foreach(specs, i, s)
+		if (!strcmp(field(json_object_get(s, "function"), "name"), name))
+			return json_object_get(s, "function");
+	return NULL;
+}
+
+static const char *state_of(plugin_host *h, const char *name)
+{
+	static char state[32];
+	json_t *list = plugin_host_list(h), *p;
+	size_t i;
+
+	state[0] = '\0';
+	json_array_foreach(list, i, p)
+		if (!strcmp(field(p, "name"), name))
+			snprintf(state, sizeof(state), "%s", field(p, "state"));
+	json_decref(list);
+	return state;
+}
+
+static void test_tools(void)
+{
+	char *dir = path_in(tmp, "tools"), *res = NULL, *longname = NULL;
+	const char *dirs[1] = { dir };
+	plugin_host *h = new_host();
+	json_t *specs, *f, *args, *ctx, *v;
+	struct timespec t0, t1;
+	long ms;
+	int rc;
+
+	mkdir(dir, 0755);
+	write_file(dir, "a.lua", tools_plugin);
+	write_file(dir, "b.lua", bad_tools_plugin);
+	write_file(dir, "c.lua", spin_tools_plugin);
+	if (asprintf(&longname, "return { name = 'test.%s', version = '1', tools = { x = { "
+	             "description = 'd', run = function() return 1 end } } }",
+	             "a-very-long-plugin-name-that-goes-on-and-on-and-on-and-on") < 0)
+		abort();
+	write_file(dir, "d.lua", longname);
+	free(longname);
+	plugin_host_load_dirs(h, dirs, 1, NULL);
+
+	specs = plugin_host_tool_specs(h);
+	tap_is_int(json_array_size(specs), 6, "tool specs: every tool of every enabled plugin");
+	f = spec_named(specs, "test_tools__greet");
+	tap_ok(f && !strcmp(field(f, "description"), "[plugin test.tools] Greets someone") &&
+	       !strcmp(field(json_object_get(f, "parameters"), "type"), "object") &&
+	       json_is_object(json_object_get(json_object_get(json_object_get(f, "parameters"),
+	                                                      "properties"), "who")) &&
+	       json_array_size(json_object_get(json_object_get(f, "parameters"), "required")) == 1,
+	       "greet: the name <plugin>__<tool> with '.' made '_', description, parameters");
+	f = spec_named(specs, "test_tools__project_files");
+	v = json_pack("{s:s, s:{}}", "type", "object", "properties");
+	tap_ok(f && json_equal(json_object_get(f, "parameters"), v),
+	       "no parameters: {type: object, properties: {}}");
+	json_decref(v);
+	tap_ok(spec_named(specs, "test_bad-tools__fails") && spec_named(specs, "test_spin__spin"),
+	       "'-' is kept in names");
+	{
+		json_t *s;
+		size_t i;
+		const char *name = NULL;
+		json_array_foreach(specs, i, s)
+			if (strstr(field(json_object_get(s, "function"), "name"), "very-long"))
+				name = field(json_object_get(s, "function"), "name");
+		tap_ok(name && strlen(name) == 64 && strspn(name, "abcdefghijklmnopqrstuvwxyz"
+		       "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == 64 && name[55] == '_',
+		       "a long name is cut to 64 characters, ending in a hash (%s)", name ? name : "");
+		tap_ok(name && plugin_host_call_tool(h, name, NULL, NULL, &res) == 0 && res &&
+		       !strcmp(res, "1"), "the long name can be called; a number comes back as JSON");
+		free(res);
+	}
+	json_decref(specs);
+
+	args = json_pack("{s:s}", "who", "ana");
+	ctx = json_pack("{s:s, s:s, s:n}", "cwd", dir, "python", "/opt/py/bin/python3",
+	                "virtualenv");
+	rc = plugin_host_call_tool(h, "test_tools__greet", args, ctx, &res);
+	{
+		char *want = NULL;
+		if (asprintf(&want, "hello, ana in %s", dir) < 0)
+			abort();
+		tap_ok(rc == 0 && res && !strcmp(res, want), "a call with args and ctx: a string result");
+		free(want);
+	}
+	free(res);
+	rc = plugin_host_call_tool(h, "test_tools__project_files", NULL, ctx, &res);
+	v = res ? json_loads(res, 0, NULL) : NULL;
+	tap_ok(rc == 0 && v && !strcmp(field(v, "cwd"), dir) &&
+	       !strcmp(field(v, "python"), "/opt/py/bin/python3") &&
+	       json_array_size(json_object_get(v, "files")) == 4 &&
+	       json_is_true(json_object_get(v, "outside")) &&
+	       json_integer_value(json_object_get(v, "nargs")) == 0,
+	       "a table result as JSON; doctor.* confined to ctx.cwd; no args: {}");
+	if (res && !v)
+		tap_diag("result: %s", res);
+	json_decref(v);
+	free(res);
+	tap_is_int(plugin_host_call_tool(h, "test_tools__nope", args, ctx, &res), -ENOENT,
+	           "an unknown tool: -ENOENT");
+	tap_ok(res == NULL, "no result on failure");
+
+	tap_is_int(plugin_host_call_tool(h, "test_bad-tools__weird", NULL, ctx, &res), -EINVAL,
+	           "a result that cannot be JSON: -EINVAL");
+	tap_is_str(state_of(h, "test.bad-tools"), "enabled", "... and the plugin stays enabled");
+	tap_is_int(plugin_host_call_tool(h, "test_bad-tools__fails", NULL, ctx, &res), -EIO,
+	           "a tool that raises: -EIO");
+	tap_is_str(state_of(h, "test.bad-tools"), "disabled", "... and its plugin is disabled");
+	tap_ok(strstr(last_log, "tool kaboom") != NULL, "the error is logged");
+	tap_is_int(plugin_host_call_tool(h, "test_bad-tools__weird", NULL, ctx, &res), -ENOENT,
+	           "a disabled plugin's tools are gone");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = plugin_host_call_tool(h, "test_spin__spin", NULL, ctx, &res);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	tap_ok(rc == -ETIMEDOUT && ms < 2000 && !strcmp(state_of(h, "test.spin"), "disabled"),
+	       "a looping tool is stopped by the limit (%ld ms) and disabled", ms);
+	specs = plugin_host_tool_specs(h);
+	tap_ok(json_array_size(specs) == 3 && spec_named(specs, "test_tools__greet") &&
+	       !spec_named(specs, "test_spin__spin"), "disabled plugins' tools leave the specs");
+	json_decref(specs);
+	rc = plugin_host_call_tool(h, "test_tools__greet", args, ctx, &res);
+	tap_ok(rc == 0 && res, "the other plugins' tools keep working");
+	free(res);
+	json_decref(args);
+	json_decref(ctx);
+	plugin_host_free(h);
+	free(dir);
+}
+
 int main(void)
 {
 	char cmd[128];
@@ -883,6 +1055,7 @@ int main(void)
 	test_api();
 	test_detectors();
 	test_override();
+	test_tools();
 	test_plugin_test();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
 	if (system(cmd) != 0)
