@@ -2,7 +2,8 @@
  * cmd_eval.c - `doctor eval retrieval QUESTIONS.jsonl`: how well the
  * daemon's documentation search finds the page (and section) that answers
  * each question of a file, as recall@k and MRR (client/retrieval_eval.h has
- * the definitions, docs/retrieval.md the method).
+ * the definitions, docs/retrieval.md the method). `doctor eval diagnose`
+ * is handed to cmd_eval_diagnose.c.
  *
  * Each question is one docs.search with k = the largest k asked for, on
  * one connection. Lines that are not a question are reported with their
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "diagnose_eval.h"
 #include "doctor.h"
 #include "format.h"
 #include "retrieval_eval.h"
@@ -325,8 +327,8 @@ static int eval_parse(int argc, char **argv, struct eval_options *o)
 		}
 	}
 	if (optind >= argc || strcmp(argv[optind], "retrieval") != 0)
-		return doctor_usage_error(cmd, "eval: expected 'retrieval' (the one "
-		                          "evaluation there is), then QUESTIONS.jsonl");
+		return doctor_usage_error(cmd, "eval: expected 'retrieval' then "
+		                          "QUESTIONS.jsonl, or 'diagnose' then CASES.jsonl");
 	if (argc - optind != 2)
 		return doctor_usage_error(cmd, "eval retrieval: expected one QUESTIONS.jsonl");
 	o->file = argv[optind + 1];
@@ -339,9 +341,12 @@ static int cmd_eval(const struct doctor_globals *g, int argc, char **argv)
 	struct eval_set s = { 0 };
 	struct reval_totals t;
 	struct rpc_client *c = NULL;
-	json_t *misses = json_array(), *out;
+	json_t *misses, *out;
 	int status, rc;
 
+	if (argc >= 2 && strcmp(argv[1], "diagnose") == 0)
+		return cmd_eval_diagnose(g, argc - 1, argv + 1);
+	misses = json_array();
 	status = eval_parse(argc, argv, &o);
 	if (status < 0)
 		status = read_questions(o.file, &s);
@@ -375,7 +380,7 @@ done:
 
 const struct doctor_command cmd_eval_entry = {
 	.name = "eval",
-	.summary = "measure documentation retrieval: recall@k and MRR",
+	.summary = "measure retrieval (recall@k, MRR) or diagnosis (stage by stage)",
 	.usage = "doctor eval retrieval [--k 1,3,5,10] [--json] [--lexical] [--show-misses]\n"
 	         "                           QUESTIONS.jsonl\n"
 	         "  Each line of QUESTIONS.jsonl is {\"question\": ..., \"source\": ...}, the\n"
@@ -389,6 +394,25 @@ const struct doctor_command cmd_eval_entry = {
 	         "  --show-misses  list the questions not found, with the first hits\n"
 	         "  --json         {questions, anchored, malformed, k: {\"1\": {page, section}},\n"
 	         "                 mrr: {page, section}, misses?}\n"
-	         "  Malformed lines are reported and skipped; the exit status is then 1.",
+	         "  Malformed lines are reported and skipped; the exit status is then 1.\n"
+	         "\n"
+	         "doctor eval diagnose [--timeout SECONDS] [--agent] [--json] [--show-misses]\n"
+	         "                     CASES.jsonl\n"
+	         "  Each line of CASES.jsonl is {\"name\", \"text\", \"kind\"?, \"exception\",\n"
+	         "  \"remedy\"?, \"page\"?, \"reference\"?, \"context\"?}: an output as printed\n"
+	         "  and the exception expected (null: no error may be detected), a remedy's\n"
+	         "  argv (an array, or a string found in the joined argv), a documentation\n"
+	         "  page#anchor a diagnosis should cite, a reference answer. Each text is\n"
+	         "  written to a new source of the daemon; printed per stage: the share of\n"
+	         "  cases detected right, with the right exception, the right remedy\n"
+	         "  proposed, the page (and section) cited, and the mean ROUGE-L of the best\n"
+	         "  diagnosis against the reference (docs/evaluation.md).\n"
+	         "  --timeout S     wait at most S seconds per case for its diagnoses (60)\n"
+	         "  --agent         an LLM is configured: wait for the agent's diagnosis of\n"
+	         "                  errors no plugin knows\n"
+	         "  --show-misses   list each case with a wrong stage, with what was found\n"
+	         "  --json          {cases, malformed, timed_out, stages: {detected,\n"
+	         "                  exception, remedy, page, section: {cases, right, share},\n"
+	         "                  rouge_l: {cases, recall, precision, f1}}, results}",
 	.run = cmd_eval,
 };

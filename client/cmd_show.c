@@ -3,7 +3,8 @@
  * one incident, for a person to read: headline, source and its context,
  * counts and times, the exception chain, the frames (your code marked
  * apart from libraries), the error as it was displayed, the lines before
- * it, and where it occurred.
+ * it, where it occurred, and the agent's runs with their traces
+ * (trace_view.c). `doctor show --run N` shows one run.
  *
  * Text from the watched programs is printed through format_terminal_safe:
  * colours survive on a terminal, other escape sequences never reach it.
@@ -24,6 +25,13 @@
 #include "doctor.h"
 #include "format.h"
 #include "incident_view.h"
+#include "trace_view.h"
+
+struct show_options {
+	bool as_json;
+	long run;                   /* --run N; 0: show an incident */
+	long incident;
+};
 
 static const char *text_of(const json_t *obj, const char *key)
 {
@@ -308,53 +316,174 @@ static void print_incident(const json_t *inc)
 	print_audit(json_object_get(inc, "audit"));
 }
 
-static int cmd_show(const struct doctor_globals *g, int argc, char **argv)
+/* The agent's runs of the incident, each with its trace. */
+static int print_runs(const json_t *runs)
 {
-	struct rpc_client *c = NULL;
-	json_t *result = NULL, *incident;
-	bool as_json = false;
-	long id;
-	int opt, rc;
+	size_t width = doctor_terminal_width(STDOUT_FILENO), i;
+	const json_t *run;
+	int rc = 0;
 
-	if ((opt = doctor_parse_json_option(&cmd_show_entry, argc, argv, &as_json)) >= 0)
-		return opt;
-	if (argc - optind != 1)
-		return doctor_usage_error(&cmd_show_entry, "show: expected one incident ID");
-	if (args_parse_long(argv[optind], 1, LONG_MAX, &id) < 0)
-		return doctor_usage_error(&cmd_show_entry,
-		                          "show: '%s' is not an incident ID (a number)", argv[optind]);
-	if (doctor_connect(g, &c) < 0)
-		return DOCTOR_EXIT_NO_DAEMON;
-	rc = doctor_call(c, "incident.get", json_pack("{s:I}", "id", (json_int_t)id), &result);
+	if (json_array_size(runs) == 0)
+		return 0;
+	printf("\nAgent runs:\n");
+	json_array_foreach(runs, i, run) {
+		if (i > 0)
+			putchar('\n');
+		if ((rc = trace_view_run(stdout, run, width)) < 0)
+			break;
+	}
+	return rc;
+}
+
+/* Replace each run of the incident (as incident.get lists them, without
+ * steps) by agent.run's, with its steps. */
+static int fetch_traces(struct rpc_client *c, json_t *incident)
+{
+	json_t *runs = json_object_get(incident, "runs"), *result = NULL, *run;
+	json_int_t rid;
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < json_array_size(runs) && rc == 0; i++) {
+		rid = json_integer_value(json_object_get(json_array_get(runs, i), "id"));
+		rc = doctor_call(c, "agent.run", json_pack("{s:I}", "id", rid), &result);
+		run = json_object_get(result, "run");
+		if (rc == 0 && !json_is_object(run)) {
+			rc = -EBADMSG;
+			doctor_report_failure(c, rc, NULL);
+		}
+		if (rc == 0 && json_array_set(runs, i, run) < 0)
+			rc = -ENOMEM;
+		json_decref(result);
+		result = NULL;
+	}
+	return rc;
+}
+
+static int show_incident(struct rpc_client *c, const struct show_options *o)
+{
+	json_t *result = NULL, *incident;
+	int rc;
+
+	rc = doctor_call(c, "incident.get", json_pack("{s:I}", "id", (json_int_t)o->incident),
+	                 &result);
 	incident = json_object_get(result, "incident");
 	if (rc == 0 && !json_is_object(incident)) {
 		rc = -EBADMSG;
 		doctor_report_failure(c, rc, NULL);
 	}
-	if (rc == 0 && as_json)
+	if (rc == 0)
+		rc = fetch_traces(c, incident);
+	if (rc == 0 && o->as_json) {
 		rc = doctor_print_json(incident);
-	else if (rc == 0)
+	} else if (rc == 0) {
 		print_incident(incident);
+		rc = print_runs(json_object_get(incident, "runs"));
+	}
 	json_decref(result);
+	return rc;
+}
+
+static int show_run(struct rpc_client *c, const struct show_options *o)
+{
+	json_t *result = NULL, *run;
+	int rc;
+
+	rc = doctor_call(c, "agent.run", json_pack("{s:I}", "id", (json_int_t)o->run), &result);
+	run = json_object_get(result, "run");
+	if (rc == 0 && !json_is_object(run)) {
+		rc = -EBADMSG;
+		doctor_report_failure(c, rc, NULL);
+	}
+	if (rc == 0 && o->as_json)
+		rc = doctor_print_json(run);
+	else if (rc == 0)
+		rc = trace_view_run(stdout, run, doctor_terminal_width(STDOUT_FILENO));
+	json_decref(result);
+	return rc;
+}
+
+/* Returns -1 to go on, else an exit status. */
+static int parse_options(int argc, char **argv, struct show_options *o)
+{
+	static const struct option options[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "run", required_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		switch (opt) {
+		case 'j':
+			o->as_json = true;
+			break;
+		case 'r':
+			if (args_parse_long(optarg, 1, LONG_MAX, &o->run) < 0)
+				return doctor_usage_error(&cmd_show_entry,
+				        "--run: '%s' is not a run ID (a number)", optarg);
+			break;
+		case 'h':
+			return doctor_command_help(&cmd_show_entry);
+		default:
+			return doctor_bad_option(&cmd_show_entry);
+		}
+	}
+	if (o->run > 0) {
+		if (optind < argc)
+			return doctor_usage_error(&cmd_show_entry,
+			        "show: --run takes no incident ID ('%s')", argv[optind]);
+		return -1;
+	}
+	if (argc - optind != 1)
+		return doctor_usage_error(&cmd_show_entry,
+		                          "show: expected one incident ID, or --run N");
+	if (args_parse_long(argv[optind], 1, LONG_MAX, &o->incident) < 0)
+		return doctor_usage_error(&cmd_show_entry,
+		                          "show: '%s' is not an incident ID (a number)", argv[optind]);
+	return -1;
+}
+
+static int cmd_show(const struct doctor_globals *g, int argc, char **argv)
+{
+	struct show_options o = { 0 };
+	struct rpc_client *c = NULL;
+	int status, rc;
+
+	status = parse_options(argc, argv, &o);
+	if (status >= 0)
+		return status;
+	if (doctor_connect(g, &c) < 0)
+		return DOCTOR_EXIT_NO_DAEMON;
+	rc = o.run > 0 ? show_run(c, &o) : show_incident(c, &o);
 	rpc_client_free(c);
 	return doctor_exit_status(rc);
 }
 
 const struct doctor_command cmd_show_entry = {
 	.name = "show",
-	.summary = "show everything about one incident",
+	.summary = "show everything about one incident, or one agent run",
 	.usage =
 	"doctor show ID [--json]\n"
+	"       doctor show --run N [--json]\n"
 	"\n"
 	"Show incident ID in full: the exception and message, state, detector,\n"
 	"how often and when it was seen, its source (kind, name, working\n"
 	"directory, Python, command line), the exception chain, the frames\n"
 	"(> marks your code, the others are libraries), the error as it was\n"
 	"displayed (with its colours on a terminal), the lines before it and\n"
-	"its latest occurrences.\n"
+	"its latest occurrences; then the plugins' diagnoses, the remedies and\n"
+	"the audit log; then the agent's runs (LLM diagnoses), each with its\n"
+	"trace: a line per step (SEQ, KIND, TOOL, LATENCY, tokens IN and OUT,\n"
+	"COST) and an excerpt of what was sent, answered, called or returned,\n"
+	"then the run's state, limit hit, error, totals, and the run a cached\n"
+	"answer came from.\n"
 	"\n"
 	"Options:\n"
-	"  --json      print the full incident as JSON\n"
+	"  --run N     show agent run N (its trace) instead of an incident\n"
+	"  --json      print the incident as JSON, its runs with their steps\n"
+	"              (with --run: the run)\n"
 	"  -h, --help  show this help",
 	.run = cmd_show,
 };

@@ -44,6 +44,8 @@ static const struct doctor_command *const commands[] = {
 	&cmd_index_entry,
 	&cmd_search_entry,
 	&cmd_eval_entry,
+	&cmd_explain_entry,
+	&cmd_stats_entry,
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

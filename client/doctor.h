@@ -57,6 +57,8 @@ extern const struct doctor_command cmd_reload_entry;
 extern const struct doctor_command cmd_index_entry;
 extern const struct doctor_command cmd_search_entry;
 extern const struct doctor_command cmd_eval_entry;
+extern const struct doctor_command cmd_explain_entry;
+extern const struct doctor_command cmd_stats_entry;
 
 /* ---- output.c: what the user sees */
 

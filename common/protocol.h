@@ -33,5 +33,8 @@
 #define RPC_CONFIG_ERROR       (-32013) /* the configuration file is invalid */
 #define RPC_BUSY               (-32014) /* one at a time: a documentation
                                            indexing is already running */
+#define RPC_NO_LLM             (-32015) /* explain: no LLM is configured */
+#define RPC_UNKNOWN_RUN        (-32016) /* agent.run, diagnosis.cancel: no such
+                                           agent run (or none in flight) */
 
 #endif

@@ -10,8 +10,12 @@
 #include "api.h"
 
 static const struct api_method methods[] = {
+	{ "agent.run", api_agent_run },
+	{ "agent.stats", api_agent_stats },
+	{ "diagnosis.cancel", api_diagnosis_cancel },
 	{ "docs.index", api_docs_index },
 	{ "docs.search", api_docs_search },
+	{ "explain", api_explain },
 	{ "hello", api_hello },
 	{ "incident.diagnosis", api_incident_diagnosis },
 	{ "incident.get", api_incident_get },

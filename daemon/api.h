@@ -45,6 +45,12 @@ void api_reload(struct conn *c, json_t *id, json_t *params);
 /* api_docs.c */
 void api_docs_index(struct conn *c, json_t *id, json_t *params);
 void api_docs_search(struct conn *c, json_t *id, json_t *params);
+/* api_agent.c */
+void api_agent_run(struct conn *c, json_t *id, json_t *params);
+void api_agent_stats(struct conn *c, json_t *id, json_t *params);
+/* api_explain.c */
+void api_explain(struct conn *c, json_t *id, json_t *params);
+void api_diagnosis_cancel(struct conn *c, json_t *id, json_t *params);
 /* api_incident.c */
 void api_incident_list(struct conn *c, json_t *id, json_t *params);
 void api_incident_get(struct conn *c, json_t *id, json_t *params);

@@ -1,5 +1,6 @@
 /*
- * api_incident.c - reading incidents: incident.list and incident.get.
+ * api_incident.c - reading incidents: incident.list and incident.get (with
+ * the incident's diagnoses, remedies, audit log and agent runs).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -32,11 +33,12 @@ void api_incident_list(struct conn *c, json_t *id, json_t *params)
 	rpc_result(c, id, json_pack("{s:o}", "incidents", list));
 }
 
-/* The incident's diagnoses, remedies and audit log, for `doctor show`. A
- * store failure here leaves them out rather than failing the whole reply. */
+/* The incident's diagnoses, remedies, audit log and agent runs (without
+ * their steps: agent.run gives those), for `doctor show`. A store failure
+ * here leaves them out rather than failing the whole reply. */
 static void add_diagnosis(store *st, json_int_t iid, json_t *incident)
 {
-	json_t *diag = NULL, *audit = NULL;
+	json_t *diag = NULL, *audit = NULL, *runs = NULL;
 
 	if (store_incident_diagnosis(st, iid, &diag) == 0) {
 		json_object_set(incident, "diagnoses", json_object_get(diag, "diagnoses"));
@@ -44,6 +46,8 @@ static void add_diagnosis(store *st, json_int_t iid, json_t *incident)
 	}
 	if (store_audit_list(st, iid, &audit) == 0)
 		json_object_set_new(incident, "audit", audit);
+	if (store_agent_runs_of_incident(st, iid, &runs) == 0)
+		json_object_set_new(incident, "runs", runs);
 	json_decref(diag);
 }
 

@@ -1,9 +1,10 @@
 /*
- * diagnose.c - ask the plugins, store their diagnoses, announce remedies
- * (see diagnose.h).
+ * diagnose.c - ask the plugins, store their diagnoses, announce remedies;
+ * hand what no plugin knows to the agent (see diagnose.h).
  */
 #include <string.h>
 
+#include "agent.h"
 #include "conn.h"
 #include "diagnose.h"
 #include "log.h"
@@ -40,6 +41,26 @@ static void announce_remedies(struct doctord *d, struct source *src, int64_t inc
 	}
 }
 
+/* An error no plugin knows goes to the agent, when it is on: its run
+ * sends diagnosis.done when it ends. False if it did not take it. */
+static bool to_agent(struct doctord *d, struct source *src, int64_t incident_id)
+{
+	struct agent_request req = { .incident_id = incident_id };
+	int64_t run = 0;
+	int rc;
+
+	if (!agent_enabled(d))
+		return false;
+	if (src && src->owner && !src->closed)
+		req.notify_serial = src->owner->serial;
+	if ((rc = agent_diagnose(d->agent, &req, &run)) < 0) {
+		log_warn("incident %lld: the agent cannot take it: %s", (long long)incident_id,
+		         strerror(-rc));
+		return false;
+	}
+	return true;
+}
+
 void diagnose_incident(struct doctord *d, struct source *src, int64_t incident_id)
 {
 	json_t *incident = NULL, *diagnoses = NULL, *diag, *params;
@@ -65,6 +86,10 @@ void diagnose_incident(struct doctord *d, struct source *src, int64_t incident_i
 		log_info("incident %lld: %zu diagnos%s, best by %s", (long long)incident_id,
 		         json_array_size(diagnoses), json_array_size(diagnoses) == 1 ? "is" : "es",
 		         json_string_value(json_object_get(json_array_get(diagnoses, 0), "plugin")));
+	if (json_array_size(diagnoses) == 0 && to_agent(d, src, incident_id)) {
+		json_decref(diagnoses);
+		return;
+	}
 	params = json_pack("{s:I, s:O}", "incident", (json_int_t)incident_id, "diagnoses", diagnoses);
 	announce(d, src, "diagnosis.done", params);
 	announce_remedies(d, src, incident_id, diagnoses);

@@ -8,7 +8,9 @@
  * remedy.proposed for each remedy still open, to subscribers and to the
  * client whose source showed the error. diagnosis.done is sent to that
  * client even when no plugin knew the error, so a hook waiting for it can
- * stop waiting.
+ * stop waiting: at once, or, when the agent takes the error (an LLM is
+ * configured and agent.enabled), at the end of the agent's run
+ * (agent.h), after diagnosis.started and the streamed diagnosis.delta.
  */
 #ifndef DOCTOR_DIAGNOSE_H
 #define DOCTOR_DIAGNOSE_H

@@ -581,6 +581,9 @@ struct search_job {
 	uv_work_t work;
 	uint64_t conn_serial;
 	json_t *id;                  /* owned reference */
+	docs_search_cb cb;           /* internal search: the hits go here, not
+	                                to a connection */
+	void *cb_ud;
 	char *query;                 /* owned */
 	unsigned k;
 	bool lexical_only;
@@ -663,7 +666,11 @@ static void search_done(uv_work_t *w, int status)
 
 	j->searches--;
 	j->in_flight--;
-	if (job->rc < 0) {
+	if (job->cb) {
+		if (job->rc < 0)
+			log_warn("docs: search failed: %s", strerror(-job->rc));
+		job->cb(job->cb_ud, job->rc, job->hits, job->n, job->warning, job->no_index);
+	} else if (job->rc < 0) {
 		log_warn("docs: search failed: %s", strerror(-job->rc));
 		snprintf(msg, sizeof(msg), "documentation search failed: %s", strerror(-job->rc));
 		if (c)
@@ -684,12 +691,11 @@ static void search_done(uv_work_t *w, int status)
 	free(job);
 }
 
-int docs_jobs_search(struct docs_jobs *j, struct conn *c, json_t *id,
-                     const char *query, unsigned k, bool lexical_only,
-                     struct docs_options *opt)
+/* Queue a search; the caller sets who gets its result. */
+static int search_start(struct docs_jobs *j, const char *query, unsigned k, bool lexical_only,
+                        struct docs_options *opt, struct search_job **out)
 {
 	struct search_job *job;
-	int rc;
 
 	if (j->stopping)
 		return -ESHUTDOWN;
@@ -707,22 +713,59 @@ int docs_jobs_search(struct docs_jobs *j, struct conn *c, json_t *id,
 		return -ENOMEM;
 	}
 	job->owner = j;
-	job->conn_serial = c->serial;
 	job->k = k;
 	job->lexical_only = lexical_only;
 	job->opt = *opt;
 	job->work.data = job;
-	if ((rc = uv_queue_work(j->d->loop, &job->work, search_work, search_done)) < 0) {
+	*out = job;
+	return 0;
+}
+
+/* Hand a prepared job to the thread pool. */
+static int search_queue(struct docs_jobs *j, struct search_job *job, struct docs_options *opt)
+{
+	int rc = uv_queue_work(j->d->loop, &job->work, search_work, search_done);
+
+	if (rc < 0) {
+		json_decref(job->id);
 		free(job->query);
 		free(job->db_path);
 		free(job);
 		return rc;
 	}
 	memset(opt, 0, sizeof(*opt));
-	job->id = json_incref(id);
 	j->searches++;
 	j->in_flight++;
 	return 0;
+}
+
+int docs_jobs_search(struct docs_jobs *j, struct conn *c, json_t *id,
+                     const char *query, unsigned k, bool lexical_only,
+                     struct docs_options *opt)
+{
+	struct search_job *job;
+	int rc;
+
+	if ((rc = search_start(j, query, k, lexical_only, opt, &job)) < 0)
+		return rc;
+	job->conn_serial = c->serial;
+	job->id = json_incref(id);
+	return search_queue(j, job, opt);
+}
+
+int docs_jobs_search_cb(struct docs_jobs *j, const char *query, unsigned k, bool lexical_only,
+                        struct docs_options *opt, docs_search_cb cb, void *ud)
+{
+	struct search_job *job;
+	int rc;
+
+	if (!cb)
+		return -EINVAL;
+	if ((rc = search_start(j, query, k, lexical_only, opt, &job)) < 0)
+		return rc;
+	job->cb = cb;
+	job->cb_ud = ud;
+	return search_queue(j, job, opt);
 }
 
 /* ------------------------------------------------------------ status */

@@ -66,6 +66,21 @@ int docs_jobs_search(struct docs_jobs *j, struct conn *c, json_t *id,
                      const char *query, unsigned k, bool lexical_only,
                      struct docs_options *opt);
 
+/* What an internal search (docs_jobs_search_cb) calls back with, on the
+ * loop's thread: rc 0 or a negative errno (the search failed); hits[0..n)
+ * best first, borrowed for the call only; warning (may be NULL) why
+ * vectors were not used; no_index when no documentation is indexed. It
+ * runs exactly once for each accepted search, also when doctord stops. */
+typedef void (*docs_search_cb)(void *ud, int rc, const struct docs_hit *hits, size_t n,
+                               const char *warning, bool no_index);
+
+/* A search for the daemon itself (the agent's search_docs tool and the
+ * documentation put in its first prompt): like docs_jobs_search, but the
+ * hits go to cb instead of a connection. opt is taken on success. -EAGAIN,
+ * -ESHUTDOWN, -ENOMEM: then cb does not run and opt is the caller's. */
+int docs_jobs_search_cb(struct docs_jobs *j, const char *query, unsigned k, bool lexical_only,
+                        struct docs_options *opt, docs_search_cb cb, void *ud);
+
 /* The docs part of `status`. New reference. */
 json_t *docs_jobs_status(struct docs_jobs *j);
 

@@ -12,6 +12,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "agent.h"
 #include "conn.h"
 #include "detect.h"
 #include "docs_jobs.h"
@@ -166,6 +167,10 @@ int doctord_start(struct doctord *d)
 	load_plugins(d);
 	if ((rc = docs_jobs_new(d, &d->docs)) < 0)
 		return rc;
+	if ((rc = agent_new(d, &d->agent)) < 0) {
+		log_error("agent: cannot start: %s", strerror(-rc));
+		return rc;
+	}
 	if ((rc = server_listen(d)) < 0)
 		return rc;
 	/* Only now, holding the socket's lock, is no other doctord running
@@ -191,6 +196,7 @@ void doctord_stop(struct doctord *d)
 		return;
 	d->stopping = true;
 	remedies_cancel_all(d);
+	agent_stop(d->agent);        /* before the docs jobs: a run may search */
 	docs_jobs_stop(d->docs);
 	server_close(d);
 	filewatch_stop_all(d);
@@ -251,6 +257,8 @@ int doctord_reload(struct doctord *d)
 
 void doctord_free(struct doctord *d)
 {
+	agent_free(d->agent);
+	d->agent = NULL;
 	docs_jobs_free(d->docs);
 	d->docs = NULL;
 	plugin_host_free(d->plugins);

@@ -21,6 +21,7 @@ struct conn;
 struct source;
 struct plugin_host;
 struct docs_jobs;
+struct agent;
 
 struct doctord {
 	uv_loop_t *loop;
@@ -47,6 +48,7 @@ struct doctord {
 	struct list_head runs;       /* struct remedy_run, by remedy_run.link */
 	struct plugin_host *plugins; /* owned; NULL if the host failed to start */
 	struct docs_jobs *docs;      /* documentation indexing and search; owned */
+	struct agent *agent;         /* the LLM diagnosis loop; owned */
 	int nwatches;
 
 	uv_signal_t sigterm, sigint, sighup;
