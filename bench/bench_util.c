@@ -104,8 +104,9 @@ void children_kill(void)
 		}
 }
 
-/* Drop what could make doctord use another socket, database, config or
- * plugins; then point it at config_home and, if not NULL, plugin_path. */
+/* Drop what could make doctord use another socket, database, config,
+ * plugins or LLM (DOCTOR_*, LISTEN_*, OPENAI_*); then point it at
+ * config_home and, if not NULL, plugin_path. */
 static void isolate_environment(const char *config_home, const char *plugin_path)
 {
 	extern char **environ;
@@ -117,7 +118,8 @@ static void isolate_environment(const char *config_home, const char *plugin_path
 			char name[256];
 			size_t n = strcspn(*e, "=");
 			if (n >= sizeof name || (strncmp(*e, "DOCTOR_", 7) != 0 &&
-			                         strncmp(*e, "LISTEN_", 7) != 0))
+			                         strncmp(*e, "LISTEN_", 7) != 0 &&
+			                         strncmp(*e, "OPENAI_", 7) != 0))
 				continue;
 			memcpy(name, *e, n);
 			name[n] = '\0';

@@ -328,6 +328,9 @@ def completion(turn, model, messages):
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # many clients at once (50 diagnoses in flight): the default listen
+    # backlog of 5 would drop connections and cost seconds of SYN retries
+    request_queue_size = 128
 
     def __init__(self, port, log_path, scripts_dir=SCRIPTS_DIR):
         super().__init__(("127.0.0.1", port), Handler)
@@ -369,6 +372,9 @@ def openai_error(status, message, type_="invalid_request_error", code=None):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # headers and body go out in separate writes: without TCP_NODELAY,
+    # Nagle's algorithm and the peer's delayed ACK add 40 ms to each answer
+    disable_nagle_algorithm = True
     server_version = "openai-test-server/1"
 
     ROUTES = {
