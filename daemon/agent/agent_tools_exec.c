@@ -216,7 +216,7 @@ static void plugin_tool(struct agent_run *r, const char *name, json_t *args, cha
 	free(*text);
 	*text = NULL;
 	why = rc == -ENOENT ? "there is no such tool" :
-	      rc == -ETIMEDOUT ? "it ran out of time" :
+	      rc == -ETIMEDOUT ? "it ran out of time (the plugin is now disabled)" :
 	      rc == -EIO ? "it failed (the plugin is now disabled)" :
 	      rc == -EINVAL ? "its result is not JSON" : strerror(-rc);
 	if (rc != -ENOENT)

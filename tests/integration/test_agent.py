@@ -516,6 +516,74 @@ def json_fallback(tap):
     c.close()
 
 
+def bad_tool_calls(tap):
+    """Tool calls a model gets wrong are refused, told to the model, and the run
+    goes on: arguments that are not JSON, a tool that does not exist."""
+    if "incident" not in state:
+        tap.skip("bad tool calls", "no incident")
+        return
+    configure("script:agent_bad_args")
+    reload(tap, "a model that calls tools wrongly")
+    c = d.client(timeout=60)
+    run, done = explain(c, state["incident"], fresh=True)
+    reqs = server.requests("script:agent_bad_args")
+    tools = [m["content"] for r in reqs for m in r["body"]["messages"] if m.get("role") == "tool"]
+    tap.ok(done["state"] == "done" and len(reqs) == 3, "the run ends done after 3 requests",
+           {"state": done["state"], "requests": len(reqs)})
+    tap.ok(any("not a JSON object" in t for t in tools), "invalid arguments: not executed, and said",
+           tools)
+    tap.ok(any("rm_rf_everything" in t and "no such tool" in t for t in tools),
+           "an unknown tool: refused, and said", tools)
+    c.close()
+
+
+def secret_corpus(tap):
+    """Every secret format of tests/cases/redact/secrets.jsonl, shown by a program
+    whose error goes to the agent on its own (agent.enabled): none may reach the
+    server. At most 40 lines of them per error, after a marker line that must arrive,
+    so that nothing is left out of the prompt (the 50 lines of context, the size cap)
+    instead of being redacted."""
+    if "incident" not in state:
+        tap.skip("the secret corpus", "no incident")
+        return
+    with open(os.path.join(SRC, "tests", "cases", "redact", "secrets.jsonl")) as f:
+        cases = [json.loads(line) for line in f if line.strip()]
+    model = "script:hello:corpus"
+    configure(model)
+    reload(tap, "a plain model for the secret corpus")
+    c = d.client(timeout=60)
+    c.call("subscribe", {})
+    # the incident keeps the 50 lines before the error: at most 40 a batch
+    batches, lines = [[]], 0
+    for x in cases:
+        n = x["text"].count("\n") + 1
+        if batches[-1] and lines + n > 40:
+            batches.append([])
+            lines = 0
+        batches[-1].append(x)
+        lines += n
+    for n, batch in enumerate(batches):
+        letters = chr(ord("a") + n // 26) + chr(ord("a") + n % 26)
+        text = "corpus-batch-%s starts\n" % letters + "\n".join(x["text"] for x in batch)
+        text += ("\nTraceback (most recent call last):\n  File \"leak.py\", line 1, in <module>\n"
+                 "corpus.LeakCheck%sError: batch %s\n" % (letters.upper(), letters))
+        src = feed(c, text, name="corpus-%s" % letters)
+        c.call("source.close", {"source": src})
+    wait_for(lambda: len(server.requests(model)) >= len(batches), 60)
+    reqs = server.requests(model)
+    bodies = [json.dumps(r["body"]) for r in reqs]
+    tap.eq(len(reqs), len(batches), "one request per error (%d formats)" % len(cases))
+    marked = [n for n in range(len(batches))
+              if any("corpus-batch-%s%s" % (chr(ord("a") + n // 26), chr(ord("a") + n % 26))
+                     in b for b in bodies)]
+    tap.eq(len(marked), len(batches), "every batch reached the prompt whole (its marker is there)")
+    leaked = sorted({x["format"] for x in cases for sec in x["secrets"]
+                     if any(sec in b or json.dumps(sec)[1:-1] in b for b in bodies)})
+    tap.ok(bodies and not leaked, "no secret of the %d formats in any request body" % len(cases),
+           leaked)
+    c.close()
+
+
 def stop_mid_run(tap):
     try:
         if "incident" not in state:
@@ -540,4 +608,4 @@ def stop_mid_run(tap):
 
 
 run_tests([setup, no_llm, end_to_end, secrets, cache, loop_stopped, budget, failures,
-           json_fallback, stop_mid_run])
+           json_fallback, bad_tool_calls, secret_corpus, stop_mid_run])
