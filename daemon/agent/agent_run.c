@@ -246,13 +246,15 @@ out:
 	run_unref(r);
 }
 
-/* Send the next request; final: the last one, without tools. */
+/* Send the next request; final: the last one, where no tool may be called
+ * (the tools are still sent, with tool_choice "none": the conversation
+ * holds calls to them, which some servers refuse without their specs). */
 static void send_request(struct agent_run *r, bool final)
 {
 	struct llm_callbacks cb = { on_delta, on_retry, on_done, r };
 	struct llm_request req = {
 		.model = r->model, .messages = r->messages,
-		.tools = final || !r->tools ? NULL : r->tool_specs,
+		.tools = !r->tools ? NULL : r->tool_specs, .no_tool_calls = final,
 		.stream = r->llm.stream, .max_tokens = (unsigned)r->cfg.max_tokens,
 		.temperature = -1, .json_mode = !r->tools,
 	};

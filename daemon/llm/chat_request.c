@@ -49,7 +49,8 @@ int llm_request_body(const struct llm_request *r, json_t **out)
 	if (rc == 0 && r->tools && json_array_size(r->tools) > 0) {
 		rc = put(body, "tools", json_incref(r->tools));
 		if (rc == 0)
-			rc = put(body, "tool_choice", json_string("auto"));
+			rc = put(body, "tool_choice",
+				 json_string(r->no_tool_calls ? "none" : "auto"));
 	}
 	if (rc == 0)
 		rc = put(body, "stream", json_boolean(r->stream));

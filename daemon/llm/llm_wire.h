@@ -35,10 +35,12 @@ struct llm_request {
 	double temperature;         /* < 0: not sent */
 	bool json_mode;             /* response_format {type: json_object}: the
 	                               prompt-only fallback for models without tools */
+	bool no_tool_calls;         /* tools are sent (earlier turns used them) but
+	                               tool_choice is "none": a last answer wanted */
 };
 
 /* The request body (a new reference): {model, messages, tools?,
- * tool_choice: "auto" (when tools), stream, stream_options?, max_tokens?,
+ * tool_choice: "auto" (when tools; "none" with no_tool_calls), stream, stream_options?, max_tokens?,
  * temperature?, response_format?}. -EINVAL without model or messages,
  * -ENOMEM. */
 int llm_request_body(const struct llm_request *r, json_t **out);

@@ -373,8 +373,9 @@ def loop_stopped(tap):
     tap.ok("repeat" in diag.get("summary", "") and diag.get("limit") == "repeated_tool_call",
            "and the diagnosis says so", diag.get("summary"))
     reqs = server.requests("script:loop")
-    tap.ok(len(reqs) == 4 and "tools" not in reqs[-1]["body"],
-           "three turns, then one last request without tools (%d)" % len(reqs))
+    tap.ok(len(reqs) == 4 and reqs[-1]["body"].get("tool_choice") == "none" and
+           reqs[-1]["body"].get("tools"),
+           "three turns, then one last request where no tool may be called (%d)" % len(reqs))
     tool_msgs = [m["content"] for m in reqs[-1]["body"]["messages"] if m.get("role") == "tool"]
     tap.ok(len(tool_msgs) == 3 and "Not executed" in tool_msgs[1],
            "the model was told its repeat was not executed", tool_msgs[1:2])
@@ -388,8 +389,9 @@ def loop_stopped(tap):
     reqs = server.requests("script:agent_steps")
     tap.ok(done["state"] == "limited" and done["limit"] == "max_steps" and len(reqs) == 3,
            "max_steps: two turns and a last one (%d requests)" % len(reqs), done)
-    tap.ok(reqs and "tools" not in reqs[-1]["body"] and "limit" in
-           reqs[-1]["body"]["messages"][-1]["content"], "the last asks for the answer, no tools")
+    tap.ok(reqs and reqs[-1]["body"].get("tool_choice") == "none" and "limit" in
+           reqs[-1]["body"]["messages"][-1]["content"],
+           "the last asks for the answer, tool_choice none")
     tap.ok(diag.get("summary", "").startswith("The object's owner died") and
            "Stopped early" in diag.get("explanation", "") and "max_steps" in diag["explanation"],
            "the diagnosis is the model's, saying which limit stopped it", diag)

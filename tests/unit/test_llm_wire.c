@@ -505,6 +505,13 @@ static void test_request(void)
 	json_decref(body);
 	json_decref(want);
 
+	r.no_tool_calls = true;
+	tap_is_int(llm_request_body(&r, &body), 0, "request: a last answer wanted");
+	tap_is_str(json_string_value(json_object_get(body, "tool_choice")), "none",
+		   "request: tools kept, tool_choice none");
+	json_decref(body);
+	r.no_tool_calls = false;
+
 	r.tools = json_array();
 	r.stream = false;
 	r.max_tokens = 0;
