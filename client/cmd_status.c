@@ -87,6 +87,33 @@ out:
 	free(db);
 }
 
+/* The LLM agent: "agent  gpt-4o-mini at https://..., 1 diagnosis running,
+ * $0.0123 of $2.00 today", or that none is configured or it is off. */
+static void put_agent(const json_t *agent)
+{
+	char *url;
+
+	if (!json_is_object(agent))
+		return;
+	if (!json_is_true(json_object_get(agent, "configured"))) {
+		printf("%-12s no LLM configured (llm.base_url and llm.model)\n", "agent");
+		return;
+	}
+	url = format_fit(text_of(agent, "base_url"), 0);
+	printf("%-12s %s at %s%s%s\n", "agent", text_of(agent, "model"), url ? url : "?",
+	       json_is_true(json_object_get(agent, "enabled")) ? "" : " (explain only: agent.enabled off)",
+	       json_is_true(json_object_get(agent, "tools")) ? "" : ", JSON answers (llm.tools off)");
+	printf("  %" JSON_INTEGER_FORMAT " diagnos%s running, $%.4f spent today",
+	       int_of(agent, "in_flight"), int_of(agent, "in_flight") == 1 ? "is" : "es",
+	       json_number_value(json_object_get(agent, "spent_today_usd")));
+	if (json_is_true(json_object_get(agent, "priced")))
+		printf(" of a daily budget of $%.2f\n",
+		       json_number_value(json_object_get(agent, "budget_daily_usd")));
+	else
+		printf(" (no price for this model in llm.prices: budgets do not apply)\n");
+	free(url);
+}
+
 static void print_status(const json_t *st)
 {
 	char uptime[32];
@@ -108,6 +135,7 @@ static void print_status(const json_t *st)
 	put_sources(json_object_get(st, "sources"));
 	put_watches(json_object_get(st, "watches"));
 	put_docs(json_object_get(st, "docs"));
+	put_agent(json_object_get(st, "agent"));
 }
 
 static int cmd_status(const struct doctor_globals *g, int argc, char **argv)

@@ -3,6 +3,7 @@
  */
 #include <unistd.h>
 
+#include "agent.h"
 #include "api.h"
 #include "conn.h"
 #include "docs_jobs.h"
@@ -39,7 +40,7 @@ void api_status(struct conn *c, json_t *id, json_t *params)
 
 	store_count_incidents(d->st, &incidents);
 	rpc_result(c, id, json_pack(
-		"{s:s, s:i, s:i, s:f, s:s, s:s, s:s, s:s?, s:i, s:i, s:o, s:o, s:I, s:s, s:o}",
+		"{s:s, s:i, s:i, s:f, s:s, s:s, s:s, s:s?, s:i, s:i, s:o, s:o, s:I, s:s, s:o, s:o}",
 		"version", PACKAGE_VERSION, "protocol", DOCTOR_PROTOCOL_VERSION,
 		"pid", (int)getpid(), "uptime", doctord_now() - d->started_at,
 		"socket", d->socket_path, "data_dir", d->data_dir, "database", d->db_path,
@@ -47,7 +48,7 @@ void api_status(struct conn *c, json_t *id, json_t *params)
 		"subscribers", d->nsubscribers, "sources", sources_status(d),
 		"watches", filewatch_status(d), "incidents", (json_int_t)incidents,
 		"log_level", config_log_level_name(d->cfg.log_level),
-		"docs", docs_jobs_status(d->docs)));
+		"docs", docs_jobs_status(d->docs), "agent", agent_status(d)));
 }
 
 void api_subscribe(struct conn *c, json_t *id, json_t *params)

@@ -22,6 +22,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 struct doctord;
 struct agent;
 
@@ -45,6 +47,12 @@ bool agent_enabled(const struct doctord *d);
 
 /* Whether the LLM is configured at all (explain needs it). */
 bool agent_configured(const struct doctord *d);
+
+/* The agent's part of `status` (agent_status.c), a new reference:
+ * {configured, enabled} and, when configured, {base_url (redacted), model,
+ * tools, stream, in_flight, spent_today_usd (since 00:00 UTC),
+ * budget_daily_usd, priced (llm.prices has the model)}. */
+json_t *agent_status(struct doctord *d);
 
 /* How one diagnosis is asked for. */
 struct agent_request {

@@ -172,7 +172,14 @@ def setup(tap):
     d.config = CONFIG
     d.start()
     st = d.client().call("status")
-    tap.ok(st is not None, "the daemon starts with an LLM configured")
+    ag = st.get("agent", {})
+    tap.ok(ag.get("configured") and ag.get("enabled") and ag.get("model") == "script:agent_ray"
+           and ag.get("base_url") == server.url and ag.get("in_flight") == 0 and ag.get("priced")
+           and ag.get("spent_today_usd") == 0 and ag.get("budget_daily_usd") == 2.0,
+           "the daemon starts with an LLM configured: status shows it", ag)
+    r = d.doctor("status")
+    tap.ok(b"script:agent_ray at " + server.url.encode() in r.stdout and b"of a daily budget"
+           in r.stdout, "doctor status shows the model, the endpoint and the budget", r.stdout)
 
 
 def no_llm(tap):
@@ -181,6 +188,10 @@ def no_llm(tap):
     try:
         e.start()
         c = e.client()
+        tap.eq(c.call("status")["agent"], {"configured": False, "enabled": False},
+               "status: no LLM configured")
+        r = e.doctor("status")
+        tap.ok(b"no LLM configured" in r.stdout, "doctor status says so", r.stdout)
         src = feed(c, OUTPUT)
         done = c.wait_note("diagnosis.done", timeout=10)["params"]
         tap.ok(done["diagnoses"] == [] and "run" not in done,
