@@ -19,11 +19,38 @@
  *   SYNTAX   the headerless SyntaxError shape: code and caret lines, then a
  *            SyntaxError/IndentationError/TabError line.
  *   MESSAGE  the exception line was read. The error is complete but held:
- *            indented lines continue the message (Ray prints a remote
- *            traceback there), and a chain marker may follow. The next line
- *            that is none of these emits the error; so does flush().
+ *            the message may go on (below), and a chain marker may follow.
+ *            The next line that is none of these emits the error; so does
+ *            flush() (the end of the source, or sources.settle_ms of quiet).
  *   CHAIN    a chain marker was read; the next traceback (or bare
  *            exception line) becomes the last link of the same error.
+ *
+ * Python prints an exception's message verbatim, so a message with newlines
+ * goes on over the lines after the exception line, unindented (Ray's
+ * OutOfMemoryError and ActorDiedError, pydantic's ValidationError, a
+ * user's formatted ValueError), and nothing in such a line tells it from
+ * what the program prints next ("retrying with defaults"). So the message
+ * takes:
+ *   - indented lines (Ray prints a remote traceback there, ActorDiedError
+ *     its tab-indented fields), but not a progress bar ("  5%|▌ | 1/20");
+ *   - unindented lines only with a reason to expect them: the exception
+ *     comes from a library known for multi-line messages (Ray: "ray.*",
+ *     "Ray*", or raised from the ray package; pydantic), or the message so
+ *     far ends with ':' and so announces more ("Invalid config:");
+ *   - and then only lines that look like nothing else: not a traceback
+ *     header, chain marker or exception line, not a log record, prompt,
+ *     other stream's prefixed output, progress bar or tool status line
+ *     (line_kinds.h); up to MSG_LINES_MAX lines and MSG_BYTES_MAX bytes;
+ *   - across one blank line in a Ray message, which has paragraphs
+ *     (OwnerDiedError, the OOM killer's "Refer to the documentation ...");
+ *     any other blank line ends the message.
+ * Lines are only ever joined while the error is held, so a continuation
+ * that comes after sources.settle_ms of quiet is not joined. How bytes
+ * were split into reads plays no part: a rule on "the lines of the same
+ * read" would make detection depend on pipe timing (a long message is cut
+ * across reads, the program's next line often shares one). Output taken
+ * into a message by mistake costs little: the signature compares only the
+ * message's first line.
  *
  * A chained traceback is one error: exception and message of the last
  * link, frames of the last traceback, the earlier links in `chain`. Output
@@ -42,6 +69,7 @@
 #include <string.h>
 
 #include "detect_internal.h"
+#include "line_kinds.h"
 #include "python_frames.h"
 #include "strbuf.h"
 
@@ -52,6 +80,8 @@
 #define TEXT_HARD (TEXT_SOFT + 64 * 1024)
 #define MESSAGE_MAX (128 * 1024)
 #define STRAYS_MAX 20
+#define MSG_LINES_MAX 40            /* unindented lines continuing a message */
+#define MSG_BYTES_MAX (16 * 1024)   /* and their bytes */
 
 enum tb_state { S_IDLE, S_DASHES, S_BODY, S_IPYTHON, S_SYNTAX, S_MESSAGE, S_CHAIN };
 
@@ -78,8 +108,11 @@ struct tb {
 	bool had_content;    /* some frame or source line was read */
 	unsigned strays;     /* stray lines in a row */
 	unsigned blanks;     /* blank lines not yet added to the text */
-	bool msg_open;       /* indented lines may still extend the message */
+	bool msg_open;       /* further lines may still extend the message */
 	bool msg_nested;     /* the message holds a traceback (Ray) */
+	bool msg_multiline;  /* from a library known for multi-line messages */
+	unsigned msg_lines;  /* unindented lines added to the message */
+	size_t msg_bytes;    /* and their bytes */
 
 	/* The error being assembled. */
 	struct framevec frames;
@@ -234,7 +267,9 @@ static void layout_reset(struct tb *t)
 	t->after_content = t->had_content = false;
 	t->strays = 0;
 	t->blanks = 0;
-	t->msg_open = t->msg_nested = false;
+	t->msg_open = t->msg_nested = t->msg_multiline = false;
+	t->msg_lines = 0;
+	t->msg_bytes = 0;
 }
 
 /* Forget the error being assembled and return to IDLE. */
@@ -264,6 +299,27 @@ static int add_cut(dr_strbuf *b, const char *s, size_t n)
 	return dr_strbuf_add(b, s, n < room ? n : room);
 }
 
+static bool has_prefix(const char *s, size_t n, const char *lit)
+{
+	size_t k = strlen(lit);
+
+	return n >= k && memcmp(s, lit, k) == 0;
+}
+
+/* Does the exception come from a library whose messages run over several
+ * lines? Ray's ("ray.exceptions.OwnerDiedError"; IPython prints bare
+ * names: "RayTaskError(ValueError)", or "OutOfMemoryError" raised in
+ * ray/_private/worker.py) and pydantic's ValidationError. */
+static bool multiline_library(struct tb *t, const char *name, size_t n)
+{
+	const dr_frame *last = frames_last(&t->frames);
+
+	if (has_prefix(name, n, "ray.") || has_prefix(name, n, "pydantic") ||
+	    (has_prefix(name, n, "Ray") && n > 3 && name[3] >= 'A' && name[3] <= 'Z'))
+		return true;
+	return last && last->file && strstr(last->file, "packages/ray/") != NULL;
+}
+
 /* The exception line x starts the error's last link. */
 static int set_exception(struct tb *t, const struct pyf_exception *x)
 {
@@ -274,20 +330,46 @@ static int set_exception(struct tb *t, const struct pyf_exception *x)
 	dr_strbuf_reset(&t->message);
 	t->msg_open = true;
 	t->msg_nested = false;
+	t->msg_multiline = multiline_library(t, x->name, x->name_len);
+	t->msg_lines = 0;
+	t->msg_bytes = 0;
 	return add_cut(&t->message, x->message, x->message_len);
 }
 
-/* An indented line after the exception line continues the message. */
+/* A line after the exception line continues the message, after the blank
+ * lines read since the last one. */
 static int continue_message(struct tb *t, const struct view *v)
 {
+	unsigned i;
 	int rc = 0;
 
-	if (t->message.len < t->message.limit) {
-		rc = add_cut(&t->message, "\n", 1);
-		if (rc == 0)
-			rc = add_cut(&t->message, v->s, v->n);
-	}
+	for (i = 0; i <= t->blanks && rc == 0; i++)
+		if (t->message.len < t->message.limit)
+			rc = add_cut(&t->message, "\n", 1);
+	if (rc == 0 && t->message.len < t->message.limit)
+		rc = add_cut(&t->message, v->s, v->n);
 	return rc;
+}
+
+/* Could the unindented line v be more of the message, or is it the next
+ * thing printed (see the top of the file)? */
+static bool message_goes_on(const struct tb *t, const struct view *v)
+{
+	struct pyf_exception x;
+	const char *name;
+	size_t len;
+
+	if (t->msg_lines >= MSG_LINES_MAX || t->msg_bytes + v->n > MSG_BYTES_MAX)
+		return false;
+	if (!t->msg_multiline && t->msg_lines == 0 &&
+	    (t->message.len == 0 || t->message.s[t->message.len - 1] != ':'))
+		return false; /* nothing announced more */
+	if (pyf_cpython_header(v->s, v->n, &len) || pyf_group_header(v->s, v->n, &len) ||
+	    pyf_ipython_header(v->s, v->n, &name, &len) || pyf_is_dashes(v->s, v->n))
+		return false;
+	if (pyf_parse_exception(v->s, v->n, &x) && x.strength == 2)
+		return false;
+	return lk_classify(v->s, v->n) == LK_NONE;
 }
 
 /* The current link becomes an earlier one: "Type: message" into chain. */
@@ -749,23 +831,30 @@ static int message_line(struct tb *t, const dr_line *l, bool claimed,
 	}
 	if (pyf_is_blank(v.s, v.n)) {
 		t->blanks++;
-		t->msg_open = false;
+		if (!t->msg_multiline || t->blanks > 1)
+			t->msg_open = false;
 		return DR_CLAIMED;
 	}
 	if (pyf_chain_marker(v.s, v.n)) {
 		t->state = S_CHAIN;
 		return add_line(t, l, true);
 	}
-	if (t->msg_open && (is_indented(&v) ||
-	    (t->msg_nested && pyf_parse_exception(v.s, v.n, &x) && x.strength == 2))) {
+	if (!t->msg_open || lk_classify(v.s, v.n) == LK_PROGRESS)
+		return finish(t, l, claimed, emit, ud); /* tqdm pads its bars with blanks */
+	if (is_indented(&v) ||
+	    (t->msg_nested && pyf_parse_exception(v.s, v.n, &x) && x.strength == 2)) {
 		if (is_indented(&v) && pyf_parse_frame(v.s, v.n, false, &pf))
 			t->msg_nested = true;
-		rc = continue_message(t, &v);
-		if (rc < 0)
-			return rc;
-		return add_line(t, l, true);
+	} else if (message_goes_on(t, &v)) {
+		t->msg_lines++;
+		t->msg_bytes += v.n;
+	} else {
+		return finish(t, l, claimed, emit, ud);
 	}
-	return finish(t, l, claimed, emit, ud);
+	rc = continue_message(t, &v);
+	if (rc < 0)
+		return rc;
+	return add_line(t, l, true);
 }
 
 static int chain_line(struct tb *t, const dr_line *l, bool claimed,

@@ -29,10 +29,7 @@ STAGES = ("detected", "exception", "remedy", "page", "section", "rouge_l")
 
 # Cases the rules should get right but do not yet, and why. A TODO check
 # each; when one starts passing the driver reports XPASS: remove it here.
-KNOWN_GAPS = {
-    ("ray-node-oom", "remedy"): "the traceback parser keeps only the first line of Ray's "
-                                "OutOfMemoryError message, so the ray plugin cannot read the node's IP",
-}
+KNOWN_GAPS = {}
 
 # The plugin proposes apt-get only when the command is not on the daemon's
 # PATH: on a machine that has it, that remedy check is skipped.

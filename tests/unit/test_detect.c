@@ -8,7 +8,8 @@
  * chain, and extra when the error has one; text and raw are compared when
  * given). Each case runs whole and in several random splits, which must
  * all give the same errors. Then the registry, the scanner's claiming,
- * pending/flush and the memory bounds are checked directly.
+ * pending/flush, a message continued across a quiet period, the memory
+ * bounds and the line kinds that end a message are checked directly.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* asprintf */
@@ -17,6 +18,7 @@
 
 #include "tap.h"
 #include "detect_cases.h"
+#include "line_kinds.h"
 
 /* tap_is_int that can be tested: the check's result. */
 static int expect_n(size_t got, size_t want, const char *name)
@@ -325,6 +327,145 @@ static void test_pending(void)
 	dr_scanner_free(s);
 }
 
+/* A Ray message's continuation in a later write: joined while the error
+ * is held (the source is not quiet yet), not once the settle timer has
+ * fired (dr_scanner_flush, as source.c calls it) and reported the error. */
+static void test_message_split(void)
+{
+	static const char *const head[] = {
+		"Traceback (most recent call last):",
+		"  File \"/home/ana/etl/run.py\", line 30, in <module>", "    results = ray.get(refs)",
+		"ray.exceptions.OutOfMemoryError: Task was killed due to the node running low on memory.",
+		NULL,
+	};
+	static const char *const rest[] = {
+		"Memory on the node (IP: 10.0.0.9, ID: 7c0c) where the task (name=resize, pid=7) was running",
+		NULL,
+	};
+	struct detected d = { 0 };
+	dr_scanner *s = dr_scanner_new();
+
+	feed_lines(s, head, &d);
+	tap_ok(dr_scanner_pending(s), "split message: held after the exception line");
+	feed_lines(s, rest, &d);
+	tap_is_int(d.n, 0, "split message: the next write's line joins the held error");
+	dr_scanner_flush(s, detected_emit, &d);
+	if (expect_n(d.n, 1, "split message: one error"))
+		tap_ok(strstr(d.v[0]->message, "\nMemory on the node (IP: 10.0.0.9") != NULL,
+		       "split message: the continuation is in the message");
+	detected_free(&d);
+
+	feed_lines(s, head, &d);
+	dr_scanner_flush(s, detected_emit, &d); /* settle_ms of quiet */
+	feed_lines(s, rest, &d);
+	dr_scanner_flush(s, detected_emit, &d);
+	if (expect_n(d.n, 1, "after a quiet period: still one error, the late line starts none"))
+		tap_is_str(d.v[0]->message, "Task was killed due to the node running low on memory.",
+		           "after a quiet period: the message is what came before it");
+	tap_ok(!dr_scanner_pending(s), "after a quiet period: nothing held");
+	detected_free(&d);
+	dr_scanner_free(s);
+}
+
+/* A message goes on for MSG_LINES_MAX (40) unindented lines and
+ * MSG_BYTES_MAX (16 KiB) of them at most. */
+static void test_message_bounds(void)
+{
+	size_t cap = 64 * 1024, off = 0, i, lines = 1;
+	char *out = malloc(cap), row[1100];
+	struct detected d;
+	const char *p;
+
+	off += (size_t)snprintf(out + off, cap - off,
+	                        "Traceback (most recent call last):\n"
+	                        "  File \"/srv/job.py\", line 3, in <module>\n    ray.get(r)\n"
+	                        "ray.exceptions.RaySystemError: System error: table follows\n");
+	for (i = 0; i < 100; i++)
+		off += (size_t)snprintf(out + off, cap - off, "row %zu of the table\n", i);
+	detect_output(out, off, 0, &d);
+	if (expect_n(d.n, 1, "a 100-line message is one error")) {
+		for (p = d.v[0]->message; (p = strchr(p, '\n')); p++)
+			lines++;
+		tap_is_int(lines, 41, "the first line and 40 more");
+		tap_ok(strstr(d.v[0]->text, "row 39 of the table") && !strstr(d.v[0]->text, "row 40 of"),
+		       "the text stops where the message does");
+	}
+	detected_free(&d);
+
+	memset(row, 'x', sizeof(row) - 1);
+	row[sizeof(row) - 1] = '\0';
+	off = (size_t)snprintf(out, cap, "Traceback (most recent call last):\n"
+	                       "  File \"/srv/job.py\", line 3, in <module>\n    ray.get(r)\n"
+	                       "ray.exceptions.RaySystemError: System error: rows follow\n");
+	for (i = 0; i < 30; i++)
+		off += (size_t)snprintf(out + off, cap - off, "%s\n", row);
+	detect_output(out, off, 0, &d);
+	if (expect_n(d.n, 1, "long continuation lines: one error"))
+		tap_ok(strlen(d.v[0]->message) <= 16 * 1024 + 64 &&
+		       strlen(d.v[0]->message) >= 14 * 1024,
+		       "at most 16 KiB of continuation (%zu bytes)", strlen(d.v[0]->message));
+	detected_free(&d);
+	free(out);
+}
+
+/* The lines that end a message (line_kinds.c), and prose that does not. */
+static void test_line_kinds(void)
+{
+	static const struct { const char *line; enum lk_kind kind; } cases[] = {
+		{ "2024-05-01 12:00:00,123 ERROR app: failed", LK_LOG },
+		{ "[2024-05-14 09:12:35] INFO orders: next order", LK_LOG },
+		{ "[12:00:01] step 3", LK_LOG },
+		{ "I0514 09:12:03.118 3311 core.cc:1] x", LK_LOG },
+		{ "May 14 09:12:03 box kernel: x", LK_LOG },
+		{ "14/May/2024 09:12:03 \"GET / HTTP/1.1\" 500", LK_LOG },
+		{ "INFO:     Started server process [1]", LK_LOG },
+		{ "ERROR:root:boom", LK_LOG },
+		{ "[WARNING] disk almost full", LK_LOG },
+		{ "error: externally-managed-environment", LK_LOG },
+		{ "/p/x.py:12: UserWarning: y", LK_LOG },
+		{ "$ python x.py", LK_PROMPT },
+		{ "ana@box:~/proj$ ls", LK_PROMPT },
+		{ "(venv) ana@box:~$", LK_PROMPT },
+		{ "[ana@box proj]$ ", LK_PROMPT },
+		{ ">>> ray.shutdown()", LK_PROMPT },
+		{ "In [4]: x = 1", LK_PROMPT },
+		{ "PS C:\\Users\\ana> py x.py", LK_PROMPT },
+		{ "(raylet) A worker died", LK_PREFIXED },
+		{ "(Trainer pid=61233) epoch 1", LK_PREFIXED },
+		{ "web-1  | started", LK_PREFIXED },
+		{ " 45%|\xe2\x96\x88\xe2\x96\x88     | 45/100 [00:01<00:02, 30.12it/s]", LK_PROGRESS },
+		{ "bash: foo: command not found", LK_STATUS },
+		{ "make[1]: *** [all] Error 2", LK_STATUS },
+		{ "./run.sh: line 3:   412 Killed   python x.py", LK_STATUS },
+		{ "Collecting numpy>=1.26", LK_STATUS },
+		{ "Killed", LK_STATUS },
+		{ "Segmentation fault (core dumped)", LK_STATUS },
+		{ "Exception in thread Thread-2 (worker):", LK_STATUS },
+		{ "Process finished with exit code 1", LK_STATUS },
+		{ "Memory on the node (IP: 10.0.0.9, ID: 7c0c) where the task", LK_NONE },
+		{ "Top 10 memory users:", LK_NONE },
+		{ "PID\tMEM(GB)\tCOMMAND", LK_NONE },
+		{ "71120\t9.12\tray::resize_images", LK_NONE },
+		{ "Refer to the documentation on how to address the out of memory issue: x", LK_NONE },
+		{ "The actor is dead because its worker process has died.", LK_NONE },
+		{ "learning_rate: expected a float, got 'fast'", LK_NONE },
+		{ "Contact admin@example.com for access", LK_NONE },
+		{ "INFORMATION is missing", LK_NONE },
+		{ "2024 was a good year", LK_NONE },
+		{ "$5 million", LK_NONE },
+		{ "(1) The process is killed by SIGKILL", LK_NONE },
+		{ "", LK_NONE },
+	};
+	size_t i;
+	enum lk_kind got;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		got = lk_classify(cases[i].line, strlen(cases[i].line));
+		if (!tap_ok(got == cases[i].kind, "line kind of \"%s\"", cases[i].line))
+			tap_diag("got %s, want %s", lk_kind_name(got), lk_kind_name(cases[i].kind));
+	}
+}
+
 /* A traceback of many distinct frames stays bounded. */
 static void test_bounds(void)
 {
@@ -367,6 +508,9 @@ int main(int argc, char **argv)
 		return tap_done();
 	run_cases(root);
 	test_pending();
+	test_message_split();
+	test_message_bounds();
+	test_line_kinds();
 	test_bounds();
 	test_claimed();
 	test_registry();
