@@ -1,6 +1,6 @@
 /*
  * docs_jobs.c - documentation indexing and search on libuv's thread pool
- * (see docs_jobs.h).
+ * (see docs_jobs.h), a search's query embedded first on the loop.
  *
  * Threads: a job's fields are set by the loop before uv_queue_work and read
  * by it again in the completion callback, after the worker has ended. Only
@@ -9,6 +9,11 @@
  * wakes the loop with uv_async_send; async sends coalesce, so the slot
  * keeps only the latest progress and the queue every warning, bounded),
  * and the pool of read-only handles searches borrow.
+ *
+ * A search with embeddings configured asks the endpoint for its query's
+ * vector through doctord's LLM client (llm_embed: curl multi on the loop),
+ * and only then takes a worker with the vector, or with the endpoint's
+ * failure as its warning: a slow endpoint holds no thread.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -21,6 +26,7 @@
 #include "conn.h"
 #include "docs_jobs.h"
 #include "embed.h"
+#include "llm_embed.h"
 #include "log.h"
 #include "protocol.h"
 #include "rpc.h"
@@ -589,6 +595,11 @@ struct search_job {
 	bool lexical_only;
 	struct docs_options opt;     /* owned */
 	char *db_path;               /* owned */
+	/* The query's embedding, asked on the loop before the worker runs. */
+	float *vector;               /* dim floats; owned; NULL: none */
+	size_t dim;
+	bool embed_failed;           /* the endpoint was asked and failed */
+	char *embed_error;           /* why; owned, may be NULL */
 	/* The worker's results. */
 	int rc;
 	struct docs_hit *hits;       /* owned */
@@ -602,7 +613,8 @@ static void search_work(uv_work_t *w)
 {
 	struct search_job *job = w->data;
 	struct docs_query q = { .text = job->query, .k = job->k,
-	                        .lexical_only = job->lexical_only };
+	                        .lexical_only = job->lexical_only,
+	                        .vector = job->vector, .dim = job->dim };
 	struct docs_index_info info;
 	uint64_t t0 = uv_hrtime();
 	docs_index *ix;
@@ -612,6 +624,9 @@ static void search_work(uv_work_t *w)
 		job->no_index = true;
 		return;
 	}
+	if (job->embed_failed)
+		q.vector_error = job->embed_error ? job->embed_error
+		                                  : "the embeddings endpoint failed";
 	ix = pool_take(job->owner, job->db_path);
 	if (!ix && (job->rc = docs_index_open(job->db_path, true, &ix)) < 0)
 		return;
@@ -656,9 +671,10 @@ static json_t *search_result(const struct search_job *job)
 	return result;
 }
 
-static void search_done(uv_work_t *w, int status)
+/* Answer the search (its worker has run, or could not be queued) and free
+ * it. */
+static void search_finish(struct search_job *job)
 {
-	struct search_job *job = w->data;
 	struct docs_jobs *j = job->owner;
 	struct conn *c = conn_find(j->d, job->conn_serial);
 	json_t *result;
@@ -686,9 +702,16 @@ static void search_done(uv_work_t *w, int status)
 	free(job->query);
 	docs_options_release(&job->opt);
 	free(job->db_path);
+	free(job->vector);
+	free(job->embed_error);
 	docs_hits_free(job->hits, job->n);
 	free(job->warning);
 	free(job);
+}
+
+static void search_done(uv_work_t *w, int status)
+{
+	search_finish(w->data);
 }
 
 /* Queue a search; the caller sets who gets its result. */
@@ -721,11 +744,96 @@ static int search_start(struct docs_jobs *j, const char *query, unsigned k, bool
 	return 0;
 }
 
-/* Hand a prepared job to the thread pool. */
+/* Whether to ask for the query's embedding on the loop before the worker
+ * runs: embeddings configured and wanted, a query with words, and vectors
+ * in the index as far as the counts tell (when they say none, the worker's
+ * search finds none and asks nobody). */
+static bool embed_first(const struct docs_jobs *j, const struct search_job *job)
+{
+	if (!j->d->llm || job->lexical_only || !embed_enabled(&job->opt.embed) ||
+	    !job->query[strspn(job->query, " \t\r\n")])
+		return false;
+	return !(j->info_path && strcmp(j->info_path, job->db_path) == 0 &&
+	         (!j->info_exists || j->info.vectors == 0));
+}
+
+/* The endpoint of c with the blocking client's limits (embed.h): the
+ * timeout, three attempts, waits from 200 ms, a server's Retry-After up to
+ * EMBED_RETRY_AFTER_MAX_MS. Strings borrowed from c. */
+static void embed_endpoint(const struct embed_config *c, struct llm_endpoint *ep)
+{
+	long timeout = c->timeout_ms ? (long)c->timeout_ms : EMBED_DEFAULT_TIMEOUT_MS;
+
+	llm_endpoint_defaults(ep);
+	ep->base_url = c->base_url;
+	ep->model = c->model;
+	ep->api_key_env = c->api_key_env;
+	ep->timeout_ms = timeout;
+	ep->connect_timeout_ms = timeout < EMBED_CONNECT_TIMEOUT_MS ? timeout
+	                                                            : EMBED_CONNECT_TIMEOUT_MS;
+	ep->idle_timeout_ms = 0;
+	ep->max_retries = EMBED_MAX_ATTEMPTS - 1;
+	ep->backoff_base_ms = 200;
+	ep->backoff_cap_ms = 800;
+	ep->retry_after_cap_ms = EMBED_RETRY_AFTER_MAX_MS;
+	ep->max_answer_bytes = EMBED_MAX_RESPONSE_BYTES;
+}
+
+/* The query's embedding came, or the endpoint failed (also cancelled by a
+ * shutdown): now the worker, which fuses with the vector or searches
+ * lexically with the failure as its warning. */
+static void on_query_embedded(void *ud, struct llm_embed_result *res)
+{
+	struct search_job *job = ud;
+	int rc;
+
+	if (res->error.kind == LLM_ERR_NONE) {
+		job->vector = res->vectors;
+		job->dim = res->dim;
+		res->vectors = NULL;
+		log_debug("docs: query embedded in %ld ms", res->total_ms);
+	} else {
+		job->embed_failed = true;
+		job->embed_error = res->error.message ? strdup(res->error.message) : NULL;
+		log_debug("docs: the query was not embedded: %s",
+		          res->error.message ? res->error.message : "?");
+	}
+	rc = uv_queue_work(job->owner->d->loop, &job->work, search_work, search_done);
+	if (rc < 0) {
+		job->rc = rc;
+		search_finish(job);
+	}
+}
+
+/* Ask for the query's embedding with doctord's LLM client. */
+static int embed_query(struct docs_jobs *j, struct search_job *job)
+{
+	const char *texts[1] = { job->query };
+	struct llm_embed_request req = { .texts = texts, .n = 1,
+	                                 .dimensions = job->opt.embed.dimensions,
+	                                 .base64 = job->opt.embed.base64 };
+	struct llm_embed_callbacks cb = { .done = on_query_embedded, .ud = job };
+	struct llm_endpoint ep;
+
+	embed_endpoint(&job->opt.embed, &ep);
+	return llm_embed(j->d->llm, &ep, &req, &cb, NULL);
+}
+
+/* Hand a prepared job on: its query embedded on the loop first when
+ * embed_first says so (if that cannot start, the worker asks the endpoint
+ * itself, as the tools do), then the thread pool. */
 static int search_queue(struct docs_jobs *j, struct search_job *job, struct docs_options *opt)
 {
-	int rc = uv_queue_work(j->d->loop, &job->work, search_work, search_done);
+	bool embedding = false;
+	int rc;
 
+	if (embed_first(j, job)) {
+		rc = embed_query(j, job);
+		embedding = rc == 0;
+		if (rc < 0)
+			log_warn("docs: cannot embed the query on the loop: %s", strerror(-rc));
+	}
+	rc = embedding ? 0 : uv_queue_work(j->d->loop, &job->work, search_work, search_done);
 	if (rc < 0) {
 		json_decref(job->id);
 		free(job->query);

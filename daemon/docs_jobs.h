@@ -1,13 +1,17 @@
 /*
  * docs_jobs.h - doctord's documentation work, run on libuv's thread pool so
  * that the loop never waits for SQLite, the file system or an embeddings
- * endpoint (docs/retrieval.md, docs/protocol.md: docs.index, docs.search).
+ * endpoint (a search's query embedding goes through the loop's curl multi
+ * instead) (docs/retrieval.md, docs/protocol.md: docs.index, docs.search).
  *
  * - Indexing: one at a time. The worker opens its own docs_index handle
  *   (a handle serves one thread), sends the asking connection docs.progress
  *   (at most about 20 a second) and docs.warning notifications, then the
  *   reply with the run's figures.
  * - Search: each on a worker, with a read-only handle from a small pool.
+ *   With embeddings configured, the query's vector is asked for first on
+ *   the loop (doctord's LLM client, llm_embed.h), so a slow endpoint holds
+ *   no worker; an endpoint failure makes the search lexical with a warning.
  * - The counts `status` shows are computed on a worker too (at start, after
  *   a reload and after each indexing) and kept here.
  *

@@ -17,6 +17,7 @@
 #include "detect.h"
 #include "docs_jobs.h"
 #include "filewatch.h"
+#include "llm_client.h"
 #include "log.h"
 #include "paths.h"
 #include "plugins.h"
@@ -165,6 +166,10 @@ int doctord_start(struct doctord *d)
 		return rc;
 	apply_detectors(&d->cfg);
 	load_plugins(d);
+	if ((rc = llm_client_new(d->loop, &d->llm)) < 0) {
+		log_error("llm: cannot start the client: %s", strerror(-rc));
+		return rc;
+	}
 	if ((rc = docs_jobs_new(d, &d->docs)) < 0)
 		return rc;
 	if ((rc = agent_new(d, &d->agent)) < 0) {
@@ -198,6 +203,11 @@ void doctord_stop(struct doctord *d)
 	remedies_cancel_all(d);
 	agent_stop(d->agent);        /* before the docs jobs: a run may search */
 	docs_jobs_stop(d->docs);
+	/* After both: their calls still running end here, cancelled (a search
+	 * waiting for its query's embedding then runs lexically). The memory
+	 * goes once the loop has closed the handles. */
+	llm_client_close(d->llm);
+	d->llm = NULL;
 	server_close(d);
 	filewatch_stop_all(d);
 	/* Closing completes detection, which may touch other entries: always

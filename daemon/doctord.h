@@ -22,6 +22,7 @@ struct source;
 struct plugin_host;
 struct docs_jobs;
 struct agent;
+struct llm_client;
 
 struct doctord {
 	uv_loop_t *loop;
@@ -49,6 +50,9 @@ struct doctord {
 	struct plugin_host *plugins; /* owned; NULL if the host failed to start */
 	struct docs_jobs *docs;      /* documentation indexing and search; owned */
 	struct agent *agent;         /* the LLM diagnosis loop; owned */
+	struct llm_client *llm;      /* the LLM endpoints' calls on the loop: the
+	                                agent's chats, searches' query embeddings;
+	                                owned; closed by doctord_stop */
 	int nwatches;
 
 	uv_signal_t sigterm, sigint, sighup;

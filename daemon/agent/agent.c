@@ -1,6 +1,7 @@
 /*
- * agent.c - the agent's life (client, redactor, runs in flight) and the
- * start, lookup and cancellation of runs (see agent.h, agent_loop.h).
+ * agent.c - the agent's life (redactor, runs in flight; the LLM client is
+ * doctord's) and the start, lookup and cancellation of runs (see agent.h,
+ * agent_loop.h).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -22,10 +23,13 @@ int agent_new(struct doctord *d, struct agent **out)
 	if (!a)
 		return -ENOMEM;
 	a->d = d;
+	a->llm = d->llm;
 	list_init(&a->runs);
-	if ((rc = redactor_new(&a->redactor)) < 0 ||
-	    (rc = redactor_add_env(a->redactor, environ)) < 0 ||
-	    (rc = llm_client_new(d->loop, &a->llm)) < 0) {
+	if (!a->llm)
+		rc = -EINVAL;
+	else if ((rc = redactor_new(&a->redactor)) == 0)
+		rc = redactor_add_env(a->redactor, environ);
+	if (rc < 0) {
 		redactor_free(a->redactor);
 		free(a);
 		return rc;
@@ -46,8 +50,9 @@ void agent_stop(struct agent *a)
 		         a->nruns == 1 ? "is" : "es");
 	list_for_each_safe(pos, tmp, &a->runs)
 		run_cancel(list_entry(pos, struct agent_run, link));
-	/* a call still running ends here, its done callback cancelling it */
-	llm_client_close(a->llm);
+	/* No new call; one still running ends with its done callback (which
+	 * only drops its reference), cancelled now or when doctord_stop closes
+	 * the client. */
 	a->llm = NULL;
 }
 

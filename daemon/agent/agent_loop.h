@@ -42,7 +42,8 @@ struct redactor;
 
 struct agent {
 	struct doctord *d;            /* borrowed */
-	struct llm_client *llm;       /* owned; closed by agent_stop */
+	struct llm_client *llm;       /* doctord's (d->llm), borrowed; NULL once
+	                                 agent_stop has run */
 	struct redactor *redactor;    /* owned */
 	struct list_head runs;        /* struct agent_run in flight, by link */
 	unsigned nruns;

@@ -135,14 +135,25 @@ struct docs_query {
 	const char *text;    /* the question or error text; borrowed */
 	unsigned k;          /* 0: opt->k */
 	bool lexical_only;   /* ignore vectors even when configured */
+	/* The text's embedding when the caller has asked the endpoint itself
+	 * (doctord does, on its loop: llm_embed): dim floats from opt->embed's
+	 * model, borrowed. NULL: docs_search asks the endpoint (blocking) when
+	 * vectors are stored for the model. */
+	const float *vector;
+	size_t dim;
+	/* The caller asked the endpoint and it failed: why (borrowed). The
+	 * endpoint is not asked again and, when vectors are stored, this is
+	 * the warning. Only read when vector is NULL. */
+	const char *vector_error;
 };
 
 /* The best chunks for q, best first: *out an array of *n hits owned by the
  * caller (docs_hits_free). An empty index or a query with no searchable
  * words gives 0 hits, not an error. With embeddings configured and vectors
- * stored, the query is embedded and the lists fused; if the endpoint fails
- * the search falls back to BM25 and *warning (when non-NULL) is set to a
- * newly allocated message. */
+ * stored, the query is embedded (or q->vector used) and the lists fused;
+ * if the endpoint fails (or q->vector_error says it did, or q->vector has
+ * another dimension than the stored vectors) the search falls back to BM25
+ * and *warning (when non-NULL) is set to a newly allocated message. */
 int docs_search(docs_index *ix, const struct docs_query *q,
 		const struct docs_options *opt, struct docs_hit **out, size_t *n,
 		char **warning);

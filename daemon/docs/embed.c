@@ -1,15 +1,13 @@
 /*
- * embed.c - the blocking /v1/embeddings client: builds each batch's JSON
- * request, sends it with libcurl's easy interface (retrying what a retry
- * can cure), reads the vectors back in either encoding and in the order of
- * data[].index, and turns every way the OpenAI-compatible world reports a
- * failure into a negative errno and one line for the user that never
- * holds the API key. See embed.h for the contract.
+ * embed.c - the blocking /v1/embeddings client: sends each batch's JSON
+ * request (embed_wire.c builds it and reads the answer) with libcurl's
+ * easy interface, retrying what a retry can cure, and turns every way the
+ * OpenAI-compatible world reports a failure into a negative errno and one
+ * line for the user that never holds the API key. See embed.h for the
+ * contract.
  */
 #include <ctype.h>
 #include <errno.h>
-#include <float.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -23,17 +21,13 @@
 #include <jansson.h>
 
 #include "embed.h"
+#include "embed_wire.h"
 #include "utf8.h"
-#include "vectors.h"
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "0.1.0"
 #endif
 
-#define DEFAULT_BATCH 64
-#define MAX_BATCH 2048            /* OpenAI's limit on inputs per request */
-#define DEFAULT_TIMEOUT_MS 30000
-#define CONNECT_TIMEOUT_MS 10000
 #define MESSAGE_MAX 480           /* bytes of a message for the user */
 #define SERVER_TEXT_MAX 300       /* of the server's own words in it */
 
@@ -62,24 +56,6 @@ bool embed_enabled(const struct embed_config *c)
 }
 
 /* ================================================================== text */
-
-/* A copy of s[0..len) that is valid UTF-8 (each invalid byte becomes
- * U+FFFD) and at most cap bytes long, cut between characters. Only the
- * first cap + 4 bytes can reach the result, so only they are repaired (a
- * character starting before cap is whole in them). Newly allocated; NULL
- * on ENOMEM. */
-static char *clean_text(const char *s, size_t len, size_t cap)
-{
-	size_t olen, take = len > cap && len - cap > 4 ? cap + 4 : len;
-	char *out = utf8_repair(s, take, &olen);
-
-	if (out && olen > cap) {
-		while (cap > 0 && ((unsigned char)out[cap] & 0xc0) == 0x80)
-			cap--;
-		out[cap] = '\0';
-	}
-	return out;
-}
 
 /* s with every occurrence of secret replaced by "[redacted]"; newly
  * allocated, NULL on ENOMEM. */
@@ -164,8 +140,7 @@ struct call {
 	const char *key;             /* from the environment; NULL: none sent */
 	char *err;                   /* message for the user; owned */
 	int attempts;                /* of the current batch */
-	float *vecs;                 /* n x dim, filled batch by batch; owned */
-	size_t n, dim;
+	struct embed_rows rows;      /* filled batch by batch; owned */
 	char curl_err[CURL_ERROR_SIZE];
 };
 
@@ -294,7 +269,7 @@ static void call_release(struct call *k)
 	free(k->url);
 	free(k->shown);
 	free(k->err);
-	free(k->vecs);
+	free(k->rows.data);
 }
 
 /* Add one header line; -ENOMEM. */
@@ -313,7 +288,7 @@ static int call_open(struct call *k, const struct embed_config *c)
 {
 	const char *env = c->api_key_env;
 	size_t blen = strlen(c->base_url);
-	unsigned timeout = c->timeout_ms ? c->timeout_ms : DEFAULT_TIMEOUT_MS;
+	unsigned timeout = c->timeout_ms ? c->timeout_ms : EMBED_DEFAULT_TIMEOUT_MS;
 	char *auth = NULL;
 	const char *p;
 	int rc;
@@ -364,313 +339,12 @@ static int call_open(struct call *k, const struct embed_config *c)
 	curl_easy_setopt(k->h, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(k->h, CURLOPT_TIMEOUT_MS, (long)timeout);
 	curl_easy_setopt(k->h, CURLOPT_CONNECTTIMEOUT_MS,
-			 (long)(timeout < CONNECT_TIMEOUT_MS ? timeout : CONNECT_TIMEOUT_MS));
+			 (long)(timeout < EMBED_CONNECT_TIMEOUT_MS ? timeout
+							    : EMBED_CONNECT_TIMEOUT_MS));
 	curl_easy_setopt(k->h, CURLOPT_ERRORBUFFER, k->curl_err);
 	curl_easy_setopt(k->h, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(k->h, CURLOPT_HEADERFUNCTION, on_header);
 	return 0;
-}
-
-/* ============================================================ the request */
-
-/* The JSON body for texts[0..count); newly allocated, NULL on ENOMEM. */
-static char *request_body(const struct embed_config *c, const char *const *texts,
-			  size_t count)
-{
-	json_t *req = json_object(), *input = json_array(), *s;
-	char *clean, *body = NULL;
-	size_t i;
-
-	if (!req || !input)
-		goto out;
-	for (i = 0; i < count; i++) {
-		clean = clean_text(texts[i], strlen(texts[i]), EMBED_MAX_INPUT_BYTES);
-		if (!clean)
-			goto out;
-		s = json_string(*clean ? clean : " ");
-		free(clean);
-		if (!s || json_array_append_new(input, s) < 0)
-			goto out;
-	}
-	if (json_object_set_new(req, "model", json_string(c->model)) < 0 ||
-	    json_object_set(req, "input", input) < 0 ||
-	    json_object_set_new(req, "encoding_format",
-				json_string(c->base64 ? "base64" : "float")) < 0 ||
-	    (c->dimensions > 0 &&
-	     json_object_set_new(req, "dimensions", json_integer(c->dimensions)) < 0))
-		goto out;
-	body = json_dumps(req, JSON_COMPACT);
-out:
-	json_decref(input);
-	json_decref(req);
-	return body;
-}
-
-/* ============================================================= the answer */
-
-static int b64_value(unsigned char ch)
-{
-	if (ch >= 'A' && ch <= 'Z')
-		return ch - 'A';
-	if (ch >= 'a' && ch <= 'z')
-		return ch - 'a' + 26;
-	if (ch >= '0' && ch <= '9')
-		return ch - '0' + 52;
-	if (ch == '+' || ch == '-')
-		return 62;
-	if (ch == '/' || ch == '_')
-		return 63;
-	return -1;
-}
-
-/* Decode base64 s[0..len) (standard or URL alphabet, padding optional)
- * into *out (newly allocated) of *outlen bytes. -EINVAL, -ENOMEM. */
-static int b64_decode(const char *s, size_t len, unsigned char **out, size_t *outlen)
-{
-	unsigned char *o;
-	uint32_t acc = 0;
-	size_t i, n = 0, bits = 0;
-	int v;
-
-	while (len && s[len - 1] == '=')
-		len--;
-	if (len % 4 == 1)
-		return -EINVAL;
-	if (!(o = malloc(len / 4 * 3 + 3)))
-		return -ENOMEM;
-	for (i = 0; i < len; i++) {
-		if ((v = b64_value((unsigned char)s[i])) < 0) {
-			free(o);
-			return -EINVAL;
-		}
-		acc = acc << 6 | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			o[n++] = (unsigned char)(acc >> bits);
-			acc &= (1u << bits) - 1;
-		}
-	}
-	*out = o;
-	*outlen = n;
-	return 0;
-}
-
-/* The dimension of an answer's vector: the first one fixes it. */
-static int check_dim(struct call *k, size_t d)
-{
-	if (d == 0)
-		return fail(k, -EPROTO, "the answer holds an empty embedding");
-	if (k->dim == 0) {
-		if (d > SIZE_MAX / sizeof(float) / k->n)
-			return -ENOMEM;
-		if (!(k->vecs = malloc(k->n * d * sizeof(float))))
-			return -ENOMEM;
-		k->dim = d;
-	} else if (d != k->dim) {
-		return fail(k, -EPROTO, "the answer mixes embeddings of %zu and %zu dimensions",
-			    k->dim, d);
-	}
-	return 0;
-}
-
-/* Store the embedding of item i (whose data[].index is row) in row first + row. */
-static int read_embedding(struct call *k, json_t *emb, size_t i, size_t row)
-{
-	unsigned char *bytes = NULL;
-	size_t len, j;
-	float *dest;
-	double v;
-	int rc;
-
-	if (json_is_array(emb)) {
-		if ((rc = check_dim(k, json_array_size(emb))) < 0)
-			return rc;
-		dest = k->vecs + row * k->dim;
-		for (j = 0; j < k->dim; j++) {
-			v = json_number_value(json_array_get(emb, j));
-			if (!json_is_number(json_array_get(emb, j)) || !(fabs(v) <= FLT_MAX))
-				return fail(k, -EPROTO, "data[%zu].embedding[%zu] is not a float32 "
-					    "number", i, j);
-			dest[j] = (float)v;
-		}
-		return 0;
-	}
-	if (!json_is_string(emb))
-		return fail(k, -EPROTO, "data[%zu].embedding is neither numbers nor base64", i);
-	rc = b64_decode(json_string_value(emb), json_string_length(emb), &bytes, &len);
-	if (rc == -ENOMEM)
-		return rc;
-	if (rc < 0 || len % 4)
-		rc = fail(k, -EPROTO, "data[%zu].embedding is not base64 of float32 values", i);
-	else if ((rc = check_dim(k, len / 4)) == 0 &&
-		 vec_decode(bytes, len, k->vecs + row * k->dim, k->dim) < 0)
-		rc = fail(k, -EPROTO, "data[%zu].embedding holds values that are not finite", i);
-	free(bytes);
-	return rc;
-}
-
-/* The server's own words in an error answer, or NULL: the forms are
- * {"error": {"message", "type", "code"}} (OpenAI), {"error": "..."}
- * (Ollama, llama.cpp), {"message": ..., "type", "code"} (vLLM) and
- * {"detail": "..." | [{"msg"}...]} (FastAPI). Newly allocated. */
-static char *json_error_text(json_t *root)
-{
-	json_t *e = json_object_get(root, "error"), *d, *m, *code, *type;
-	char *text = NULL, *detail;
-	const char *msg = NULL, *tag = NULL;
-	char num[32];
-	size_t i;
-
-	if (json_is_object(e)) {
-		msg = json_string_value(json_object_get(e, "message"));
-		code = json_object_get(e, "code");
-		type = json_object_get(e, "type");
-	} else if (json_is_string(e)) {
-		return strdup(json_string_value(e));
-	} else {
-		msg = json_string_value(json_object_get(root, "message"));
-		code = json_object_get(root, "code");
-		type = json_object_get(root, "type");
-	}
-	if (json_is_string(code))
-		tag = json_string_value(code);
-	else if (json_is_string(type))
-		tag = json_string_value(type);
-	else if (json_is_integer(code)) {
-		snprintf(num, sizeof num, "%lld", (long long)json_integer_value(code));
-		tag = num;
-	}
-	if (msg) {
-		if (tag && asprintf(&text, "%s (%s)", msg, tag) >= 0)
-			return text;
-		return strdup(msg);
-	}
-	d = json_object_get(root, "detail");
-	if (json_is_string(d))
-		return strdup(json_string_value(d));
-	if (json_is_array(d)) {
-		json_array_foreach(d, i, m) {
-			msg = json_string_value(json_object_get(m, "msg"));
-			if (!msg)
-				continue;
-			if (text) {
-				if (asprintf(&detail, "%s; %s", text, msg) < 0)
-					break;
-				free(text);
-				text = detail;
-			} else {
-				text = strdup(msg);
-			}
-		}
-		if (text)
-			return text;
-	}
-	if (d || e)
-		return json_dumps(d ? d : e, JSON_COMPACT | JSON_ENCODE_ANY);
-	return NULL;
-}
-
-/* What a body that is not JSON says: the <title> of an HTML page (proxies
- * answer 502 with one), else the text without tags. Newly allocated. */
-static char *plain_error_text(const char *body, size_t len)
-{
-	const char *t = NULL, *e;
-	char *out, *o;
-	size_t i;
-	bool tag = false;
-
-	if (len > 8192)
-		len = 8192;
-	if ((t = memmem(body, len, "<title>", 7)) &&
-	    (e = memmem(t + 7, len - (size_t)(t + 7 - body), "</title>", 8)) && e > t + 7)
-		return strndup(t + 7, (size_t)(e - t - 7));
-	if (!(out = malloc(len + 1)))
-		return NULL;
-	for (o = out, i = 0; i < len && body[i]; i++) {
-		if (body[i] == '<')
-			tag = true;
-		else if (body[i] == '>' && tag)
-			tag = false, *o++ = ' ';
-		else if (!tag)
-			*o++ = body[i];
-	}
-	*o = '\0';
-	return out;
-}
-
-/* The server's words in the body, or NULL when it has none. */
-static char *error_text(const struct answer *a)
-{
-	json_t *root = a->len ? json_loadb(a->p, a->len, 0, NULL) : NULL;
-	char *text;
-
-	if (root) {
-		text = json_error_text(root);
-		json_decref(root);
-		return text;
-	}
-	if (!a->len)
-		return NULL;
-	text = plain_error_text(a->p, a->len);
-	/* Only white space, or tags alone. */
-	if (text && !text[strspn(text, " \t\r\n")]) {
-		free(text);
-		return NULL;
-	}
-	return text;
-}
-
-/* Read a 2xx answer into rows first..first+count. */
-static int read_answer(struct call *k, const struct answer *a, size_t first, size_t count)
-{
-	json_t *root, *data, *item, *idx;
-	json_error_t jerr;
-	bool *seen = NULL;
-	size_t i, row;
-	char *text;
-	int rc = 0;
-
-	if (!(root = json_loadb(a->p ? a->p : "", a->len, 0, &jerr)))
-		return fail(k, -EPROTO, "the answer is not JSON (%s)", jerr.text);
-	data = json_object_get(root, "data");
-	if (!json_is_array(data)) {
-		text = json_object_get(root, "error") ? json_error_text(root) : NULL;
-		rc = text ? fail(k, -EIO, "%s", text)
-			  : fail(k, -EPROTO, "the answer has no \"data\" array");
-		free(text);
-		goto out;
-	}
-	if (json_array_size(data) != count) {
-		rc = fail(k, -EPROTO, "the server returned %zu embeddings for %zu inputs",
-			  json_array_size(data), count);
-		goto out;
-	}
-	if (!(seen = calloc(count, sizeof *seen))) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	json_array_foreach(data, i, item) {
-		idx = json_object_get(item, "index");
-		if (!idx)
-			row = i;
-		else if (json_is_integer(idx) && json_integer_value(idx) >= 0 &&
-			 (json_int_t)json_integer_value(idx) < (json_int_t)count)
-			row = (size_t)json_integer_value(idx);
-		else
-			row = count;
-		if (row >= count || seen[row]) {
-			rc = fail(k, -EPROTO, "data[%zu].index is out of range or repeated", i);
-			goto out;
-		}
-		seen[row] = true;
-		if ((rc = read_embedding(k, json_object_get(item, "embedding"), i, first + row)) < 0)
-			goto out;
-	}
-out:
-	free(seen);
-	json_decref(root);
-	return rc;
 }
 
 /* ============================================================ one attempt */
@@ -729,7 +403,7 @@ static int attempt(struct call *k, const char *body, size_t first, size_t count,
 	CURLcode cc;
 	const char *var = k->c->api_key_env && *k->c->api_key_env ? k->c->api_key_env : NULL;
 	long status = 0;
-	char *text;
+	char *text, *why = NULL;
 	int rc;
 
 	*retry = false;
@@ -753,7 +427,10 @@ static int attempt(struct call *k, const char *body, size_t first, size_t count,
 	}
 	curl_easy_getinfo(k->h, CURLINFO_RESPONSE_CODE, &status);
 	if (status >= 200 && status < 300) {
-		rc = read_answer(k, &a, first, count);
+		rc = embed_wire_answer(a.p, a.len, first, count, &k->rows, &why);
+		if (rc < 0 && why)
+			fail(k, rc, "%s", why);
+		free(why);
 		goto out;
 	}
 	rc = status_errno(status, retry);
@@ -761,7 +438,7 @@ static int attempt(struct call *k, const char *body, size_t first, size_t count,
 	 * wait ends it: not retried. */
 	if (status == 429 && a.p && memmem(a.p, a.len, "insufficient_quota", 18))
 		*retry = false;
-	text = error_text(&a);
+	text = a.p ? embed_wire_error_text(a.p, a.len) : NULL;
 	if (status >= 300 && status < 400)
 		fail(k, rc, "HTTP %ld (redirects are not followed: check base_url)", status);
 	else if (status == 401 && !k->key)
@@ -787,7 +464,8 @@ static void sleep_ms(long ms)
 /* Embed texts[0..count) into rows first.. with retries. */
 static int embed_batch(struct call *k, const char *const *texts, size_t first, size_t count)
 {
-	char *body = request_body(k->c, texts + first, count), *msg;
+	char *body = embed_wire_request(k->c->model, texts + first, count, k->c->dimensions,
+					k->c->base64), *msg;
 	long retry_ms, wait;
 	bool retry;
 	int rc;
@@ -833,7 +511,7 @@ int embed_texts(const struct embed_config *c, const char *const *texts, size_t n
 		*err = NULL;
 	if (n == 0)
 		return 0;
-	k.n = n;
+	k.rows.total = n;
 	if (!embed_enabled(c)) {
 		rc = fail(&k, -EINVAL, "no endpoint configured (base_url and model)");
 		goto out;
@@ -849,17 +527,17 @@ int embed_texts(const struct embed_config *c, const char *const *texts, size_t n
 	}
 	if ((rc = call_open(&k, c)) < 0)
 		goto out;
-	batch = c->batch ? c->batch : DEFAULT_BATCH;
-	if (batch > MAX_BATCH)
-		batch = MAX_BATCH;
+	batch = c->batch ? c->batch : EMBED_DEFAULT_BATCH;
+	if (batch > EMBED_MAX_BATCH)
+		batch = EMBED_MAX_BATCH;
 	for (first = 0; first < n && rc == 0; first += count) {
 		count = n - first < batch ? n - first : batch;
 		rc = embed_batch(&k, texts, first, count);
 	}
 	if (rc == 0) {
-		*out = k.vecs;
-		*dim = k.dim;
-		k.vecs = NULL;
+		*out = k.rows.data;
+		*dim = k.rows.dim;
+		k.rows.data = NULL;
 	}
 out:
 	if (rc < 0 && err) {

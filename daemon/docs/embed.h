@@ -15,13 +15,7 @@
 #include <stddef.h>
 
 #include "docs_index.h"
-
-/* An input text longer than this many bytes is cut (at a UTF-8 character
- * boundary) before it is sent: 8192 bytes is about 2000 tokens of English
- * prose or code, well under the 8191-token limit of OpenAI's embedding
- * models, so a long chunk never makes a request fail. Chunks are 1500
- * characters by default, so only unusual settings reach it. */
-#define EMBED_MAX_INPUT_BYTES 8192
+#include "embed_wire.h"      /* EMBED_MAX_INPUT_BYTES, the wire format */
 
 /* A request that meets a rate limit (429), a server error (500, 502, 503,
  * 504) or a connection failure is sent again, at most EMBED_MAX_ATTEMPTS
@@ -38,6 +32,11 @@
 /* An answer larger than this is refused (-EMSGSIZE): 64 inputs of 3072
  * dimensions as JSON text are about 4 MiB. */
 #define EMBED_MAX_RESPONSE_BYTES (64u << 20)
+
+/* A request's time when embed_config.timeout_ms is 0, and the longest
+ * time to connect (shorter when the timeout is). */
+#define EMBED_DEFAULT_TIMEOUT_MS 30000
+#define EMBED_CONNECT_TIMEOUT_MS 10000
 
 /* Initialise libcurl for the whole process. Call it once at program
  * start, before any thread exists (curl_global_init is not thread-safe on

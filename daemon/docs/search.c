@@ -6,9 +6,9 @@
  *
  * The query is built in query.c and scored by doctor_bm25 (rank.c); this
  * file runs it in one read transaction, ranks the stored vectors by cosine
- * against the query's embedding when an endpoint is configured, fuses the
- * two lists by reciprocal rank fusion (vectors.c), diversifies and loads
- * the hits.
+ * against the query's embedding (the caller's, or asked of the endpoint
+ * here) when an endpoint is configured, fuses the two lists by reciprocal
+ * rank fusion (vectors.c), diversifies and loads the hits.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -159,15 +159,37 @@ static int load_vectors(docs_index *ix, const char *model)
 	return rc;
 }
 
+/* The query's embedding: the caller's (q->vector, copied), its failure
+ * (q->vector_error), or asked of the endpoint now. *qv owned by the
+ * caller; on an endpoint failure rc < 0 and *err (owned) may say why. */
+static int query_vector(const struct docs_query *q, const struct embed_config *c, float **qv,
+			size_t *dim, char **err)
+{
+	const char *texts[1] = { q->text };
+
+	if (q->vector) {
+		if (q->dim == 0 || !(*qv = malloc(q->dim * sizeof(float))))
+			return q->dim == 0 ? -EINVAL : -ENOMEM;
+		memcpy(*qv, q->vector, q->dim * sizeof(float));
+		*dim = q->dim;
+		return 0;
+	}
+	if (q->vector_error) {
+		*err = strdup(q->vector_error);
+		return -EIO;
+	}
+	return embed_texts(c, texts, 1, qv, dim, err);
+}
+
 /* The ids of the n stored chunks nearest to the query's embedding, best
  * first: *ids owned by the caller, none when no vector is stored for the
  * model (then the endpoint is not asked). An endpoint failure is no
  * error: *warning gets its message and the list is empty. */
-static int vector_candidates(docs_index *ix, const char *text, const struct embed_config *c,
-			     size_t n, int64_t **ids, size_t *nids, char **warning)
+static int vector_candidates(docs_index *ix, const struct docs_query *q,
+			     const struct embed_config *c, size_t n, int64_t **ids, size_t *nids,
+			     char **warning)
 {
 	char model[512], *err = NULL;
-	const char *texts[1] = { text };
 	struct vec_hit *top = NULL;
 	float *qv = NULL;
 	size_t dim = 0, got = 0, i;
@@ -179,9 +201,11 @@ static int vector_candidates(docs_index *ix, const char *text, const struct embe
 	rc = load_vectors(ix, model);
 	if (rc < 0 || ix->vecs.rows == 0)
 		return rc;
-	rc = embed_texts(c, texts, 1, &qv, &dim, &err);
-	if (rc == -ENOMEM)
+	rc = query_vector(q, c, &qv, &dim, &err);
+	if (rc == -ENOMEM) {
+		free(err);
 		return rc;
+	}
 	if (rc == 0 && dim != ix->vecs.dim) {
 		rc = -EPROTO;
 		if (asprintf(&err, "the embeddings endpoint %s answered %zu dimensions,"
@@ -406,7 +430,7 @@ static int rank(docs_index *ix, const struct docs_query *q, const struct docs_op
 	if (rc < 0 || q->lexical_only || !embed_enabled(&opt->embed) || !q->text ||
 	    !q->text[strspn(q->text, " \t\r\n")])
 		return rc;
-	rc = vector_candidates(ix, q->text, &opt->embed, CANDIDATES(k), &ids, &nids, warning);
+	rc = vector_candidates(ix, q, &opt->embed, CANDIDATES(k), &ids, &nids, warning);
 	if (rc == 0 && nids)
 		rc = fuse(ix, opt->rrf_k, cands, n, ids, nids);
 	free(ids);

@@ -1,6 +1,7 @@
 /*
  * llm_client.c - Chat Completions calls on the loop, with retries (see
- * llm_client.h).
+ * llm_client.h), and the same transport for the other kinds of call
+ * (llm_client_internal.h: embeddings, llm_embed.c).
  *
  * A call is a small state machine: an attempt in flight (call->req set),
  * or a wait for the next attempt on the call's timer, or its end. An
@@ -8,7 +9,9 @@
  * a 2xx status, else into a buffer read whole at the end (a JSON
  * completion, or an error body with its Retry-After headers). Every failure
  * becomes the response's struct llm_error; the wire format's retry policy
- * decides whether another attempt follows.
+ * decides whether another attempt follows. A call of another kind is never
+ * an event stream: its kind reads each whole 2xx answer, and may give the
+ * body of a next request (attempts counted afresh), or end it.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -25,6 +28,7 @@
 #include "http_uv.h"
 #include "list.h"
 #include "llm_client.h"
+#include "llm_client_internal.h"
 
 struct llm_client {
 	uv_loop_t *loop;
@@ -38,21 +42,23 @@ struct llm_call {
 	struct llm_client *c;
 	struct list_head link;
 	uv_timer_t timer;             /* the wait before a retry; a deferred cancel */
-	struct llm_callbacks cb;
+	struct llm_callbacks cb;      /* of a kind: retry and ud only */
+	const struct llm_call_kind *kind;   /* NULL: a chat */
 
 	/* What every attempt sends; all owned. */
-	char *url;                    /* <base_url>/chat/completions */
+	char *url;                    /* <base_url>/chat/completions, or the kind's path */
 	char *shown;                  /* the URL without credentials or query */
 	char *key;                    /* wiped before it is freed; NULL: none */
 	char *body;
 	size_t body_len;
+	char *next_body;              /* a kind's next request, once this one is read */
 	bool stream;
 	struct llm_endpoint ep;       /* its strings not kept (NULL) */
 	uint64_t seed;                /* the backoff's jitter */
 
 	/* The attempt. */
 	struct http_req *req;         /* in flight, or NULL */
-	struct llm_response resp;
+	struct llm_response resp;     /* of a kind: only its error is used */
 	struct llm_sse *sse;          /* owned; the answer is an event stream */
 	char *buf;                    /* owned; any other answer, whole */
 	size_t len, cap;
@@ -61,7 +67,8 @@ struct llm_call {
 	bool delivered;               /* deltas were given for this attempt */
 	long first_byte_ms;
 
-	unsigned attempts;
+	unsigned attempts;            /* of the current request */
+	unsigned total_attempts;      /* of all of them */
 	uint64_t start_ns;
 	bool cancelled, ended;
 };
@@ -222,7 +229,7 @@ static int on_response(void *ud, struct http_req *r, long status)
 	k->status = status;
 	if ((ra && !(k->retry_after = strdup(ra))) || (ra_ms && !(k->retry_after_ms = strdup(ra_ms))))
 		return -ENOMEM;
-	if (status >= 200 && status < 300 && ctype &&
+	if (!k->kind && status >= 200 && status < 300 && ctype &&
 	    strncasecmp(ctype, "text/event-stream", 17) == 0)
 		return llm_sse_new(0, on_event, k, &k->sse);
 	return 0;
@@ -250,11 +257,31 @@ static int on_data(void *ud, const char *buf, size_t len)
 	return 0;
 }
 
+/* A whole 2xx answer to a call of another kind: the kind reads it. */
+static void read_kind_answer(struct llm_call *k)
+{
+	char *next = NULL;
+	int rc;
+
+	rc = k->kind->answer(k->cb.ud, k->shown, k->buf ? k->buf : "", k->len, &k->resp.error,
+			     &next);
+	if (rc < 0) {
+		free(next);
+		wire_failed(k, rc, "bad answer:");
+		return;
+	}
+	k->next_body = next;
+}
+
 /* A whole 2xx answer: finish the stream, or read the body. */
 static void read_answer(struct llm_call *k)
 {
 	int rc;
 
+	if (k->kind) {
+		read_kind_answer(k);
+		return;
+	}
 	if (k->sse) {
 		if ((rc = llm_sse_finish(k->sse)) < 0)
 			wire_failed(k, rc, "bad event stream:");
@@ -305,6 +332,7 @@ static void on_call_closed(uv_handle_t *h)
 	free(k->url);
 	free(k->shown);
 	free(k->body);
+	free(k->next_body);
 	free(k);
 	c->open--;
 	maybe_free_client(c);
@@ -329,7 +357,11 @@ static void end_call(struct llm_call *k)
 		.total_ms = (long)((uv_hrtime() - k->start_ns) / 1000000u),
 	};
 	llm_response_init(&k->resp);
-	k->cb.done(k->cb.ud, &res);
+	if (k->kind)
+		k->kind->end(k->cb.ud, k->shown, &res.response.error, k->total_attempts,
+			     res.total_ms);
+	else
+		k->cb.done(k->cb.ud, &res);
 	llm_response_release(&res.response);
 	uv_close((uv_handle_t *)&k->timer, on_call_closed);
 }
@@ -403,6 +435,25 @@ static void retry_or_end(struct llm_call *k)
 		end_cancelled(k);
 }
 
+/* A kind's request was answered and it asks for another: post it, its
+ * attempts counted afresh. */
+static void next_request(struct llm_call *k)
+{
+	int rc;
+
+	free(k->body);
+	k->body = k->next_body;
+	k->body_len = strlen(k->body);
+	k->next_body = NULL;
+	k->attempts = 0;
+	reset_attempt(k);
+	if ((rc = start_attempt(k)) < 0) {
+		set_error(k, LLM_ERR_CONNECT, "%s: cannot start a request: %s", k->shown,
+			  strerror(-rc));
+		end_call(k);
+	}
+}
+
 static void on_done(void *ud, const struct http_result *res)
 {
 	struct llm_call *k = ud;
@@ -426,6 +477,8 @@ static void on_done(void *ud, const struct http_result *res)
 		read_answer(k);
 	if (failed(k))
 		retry_or_end(k);
+	else if (k->next_body)
+		next_request(k);
 	else
 		end_call(k);
 }
@@ -454,6 +507,7 @@ static int start_attempt(struct llm_call *k)
 	};
 
 	k->attempts++;
+	k->total_attempts++;
 	return http_uv_post(k->c->http, &p, &k->req);
 }
 
@@ -504,8 +558,8 @@ void llm_client_close(struct llm_client *c)
 	maybe_free_client(c);
 }
 
-/* <base>/chat/completions, and the same without credentials or query. */
-static int make_urls(struct llm_call *k, const char *base)
+/* <base><path>, and the same without credentials or query. */
+static int make_urls(struct llm_call *k, const char *base, const char *path)
 {
 	size_t len = strlen(base);
 	CURLU *u;
@@ -513,7 +567,7 @@ static int make_urls(struct llm_call *k, const char *base)
 
 	while (len > 0 && base[len - 1] == '/')
 		len--;
-	if (asprintf(&k->url, "%.*s/chat/completions", (int)len, base) < 0) {
+	if (asprintf(&k->url, "%.*s%s", (int)len, base, path) < 0) {
 		k->url = NULL;
 		return -ENOMEM;
 	}
@@ -534,7 +588,7 @@ static int make_urls(struct llm_call *k, const char *base)
 	return k->shown ? 0 : -ENOMEM;
 }
 
-/* The request body, as compact JSON. */
+/* The chat request body, as compact JSON. */
 static int make_body(struct llm_call *k, const struct llm_endpoint *ep,
 		     const struct llm_request *req)
 {
@@ -555,18 +609,29 @@ static int make_body(struct llm_call *k, const struct llm_endpoint *ep,
 	return 0;
 }
 
-int llm_chat(struct llm_client *c, const struct llm_endpoint *ep, const struct llm_request *req,
-	     const struct llm_callbacks *cb, struct llm_call **out)
+/* Free a call that never started. */
+static void call_discard(struct llm_call *k)
+{
+	if (k->key)
+		explicit_bzero(k->key, strlen(k->key));
+	free(k->key);
+	free(k->url);
+	free(k->shown);
+	free(k->body);
+	llm_response_release(&k->resp);
+	free(k);
+}
+
+/* A call of c to <base_url><path>, not started, without its body: the
+ * endpoint's settings, the key from the environment, the URLs. *out owned
+ * by the caller until call_start (call_discard). */
+static int call_new(struct llm_client *c, const struct llm_endpoint *ep, const char *path,
+		    const struct llm_callbacks *cb, struct llm_call **out)
 {
 	const char *key = NULL;
 	struct llm_call *k;
 	struct timespec ts;
-	int rc;
 
-	if (!c || !ep || !req || !cb || !cb->done || !ep->base_url || !*ep->base_url)
-		return -EINVAL;
-	if (c->closing)
-		return -ESHUTDOWN;
 	if (!(k = calloc(1, sizeof *k)))
 		return -ENOMEM;
 	k->c = c;
@@ -583,12 +648,21 @@ int llm_chat(struct llm_client *c, const struct llm_endpoint *ep, const struct l
 	list_init(&k->link);
 	if (ep->api_key_env && *ep->api_key_env)
 		key = getenv(ep->api_key_env);
-	if ((key && *key && !(k->key = strdup(key))) || (rc = make_urls(k, ep->base_url)) < 0) {
-		rc = -ENOMEM;
-		goto fail;
+	if ((key && *key && !(k->key = strdup(key))) || make_urls(k, ep->base_url, path) < 0) {
+		call_discard(k);
+		return -ENOMEM;
 	}
-	if ((rc = make_body(k, ep, req)) < 0)
-		goto fail;
+	*out = k;
+	return 0;
+}
+
+/* Start k's first attempt: from now on it is the client's, and it ends
+ * with its done (or end) callback. On failure it is freed, no callback. */
+static int call_start(struct llm_call *k, struct llm_call **out)
+{
+	struct llm_client *c = k->c;
+	int rc;
+
 	uv_timer_init(c->loop, &k->timer);
 	k->timer.data = k;
 	c->open++;
@@ -603,16 +677,53 @@ int llm_chat(struct llm_client *c, const struct llm_endpoint *ep, const struct l
 	if (out)
 		*out = k;
 	return 0;
-fail:
-	if (k->key)
-		explicit_bzero(k->key, strlen(k->key));
-	free(k->key);
-	free(k->url);
-	free(k->shown);
-	free(k->body);
-	llm_response_release(&k->resp);
-	free(k);
-	return rc;
+}
+
+int llm_chat(struct llm_client *c, const struct llm_endpoint *ep, const struct llm_request *req,
+	     const struct llm_callbacks *cb, struct llm_call **out)
+{
+	struct llm_call *k;
+	int rc;
+
+	if (!c || !ep || !req || !cb || !cb->done || !ep->base_url || !*ep->base_url)
+		return -EINVAL;
+	if (c->closing)
+		return -ESHUTDOWN;
+	if ((rc = call_new(c, ep, "/chat/completions", cb, &k)) < 0)
+		return rc;
+	if ((rc = make_body(k, ep, req)) < 0) {
+		call_discard(k);
+		return rc;
+	}
+	return call_start(k, out);
+}
+
+int llm_call_start(struct llm_client *c, const struct llm_endpoint *ep,
+		   const struct llm_call_kind *kind, char *body,
+		   void (*retry)(void *ud, const struct llm_retry *r), void *ud,
+		   struct llm_call **out)
+{
+	struct llm_callbacks cb = { .retry = retry, .ud = ud };
+	struct llm_call *k;
+	int rc;
+
+	if (!c || !ep || !kind || !kind->path || !kind->answer || !kind->end || !body ||
+	    !ep->base_url || !*ep->base_url) {
+		free(body);
+		return -EINVAL;
+	}
+	if (c->closing) {
+		free(body);
+		return -ESHUTDOWN;
+	}
+	if ((rc = call_new(c, ep, kind->path, &cb, &k)) < 0) {
+		free(body);
+		return rc;
+	}
+	k->kind = kind;
+	k->body = body;
+	k->body_len = strlen(body);
+	return call_start(k, out);
 }
 
 void llm_call_cancel(struct llm_call *k)

@@ -13,6 +13,7 @@ evaluation set tests/retrieval/ray_questions.jsonl is run.
 import json
 import os
 import re
+import select
 import subprocess
 import sys
 import time
@@ -354,6 +355,7 @@ def embeddings(tap):
                and hits[0]["lexical_rank"] >= 1, "a search fuses BM25 and vector ranks", hits[:1])
         lex = json.loads(e.doctor("search", "--json", "--lexical", "zorblax", "cache").stdout)["hits"]
         tap.ok(lex and all(h["vector_rank"] == 0 for h in lex), "--lexical leaves the vectors out")
+        slow_endpoint(tap, e, server, cfg)
         # same model (its vectors are stored), but nothing listens there now
         embeddings_config(cfg, "http://127.0.0.1:1/v1", "bag")
         tap.eq(e.doctor("reload").returncode, 0, "reload with an endpoint that is down")
@@ -367,6 +369,42 @@ def embeddings(tap):
         server.stop()
         tap.eq(e.stop(), 0, "the daemon with embeddings exits cleanly")
         e.cleanup()
+
+
+def slow_endpoint(tap, e, server, cfg):
+    """Searches wait for their query's embedding on the daemon's loop, not on a
+    worker thread: while more searches than libuv has threads (4) wait on an
+    endpoint that takes 5 s (the model "slow"), another client's status and a
+    lexical search (which needs a worker) answer at once."""
+    embeddings_config(cfg, server.url, "slow")
+    tap.eq(e.doctor("reload").returncode, 0, "reload with a slow endpoint")
+    waiting = []
+    for i in range(6):
+        c = e.client(timeout=30)
+        c.send({"jsonrpc": "2.0", "id": 1, "method": "docs.search",
+                "params": {"query": "zorblax cache %d" % i, "k": 3}})
+        waiting.append(c)
+    asked = wait_for(lambda: sum(1 for q in server.requests()
+                                 if q["body"].get("model") == "slow") >= 6, timeout=10)
+    tap.ok(asked, "six searches wait on the slow endpoint")
+    t0 = time.monotonic()
+    c = e.client()
+    st = c.call("status")
+    lex = c.call("docs.search", {"query": "zorblax cache", "lexical_only": True})
+    took = time.monotonic() - t0
+    ready, _, _ = select.select([w.sock for w in waiting], [], [], 0)
+    tap.ok("docs" in st and lex["hits"] and not ready and took < 3,
+           "meanwhile status and a lexical search answer at once (%.2f s), before any of "
+           "them" % took, {"ready": len(ready)})
+    replies = [w.wait_reply(1) for w in waiting]
+    tap.ok(all("result" in r and r["result"]["hits"] and "warning" not in r["result"]
+               for r in replies), "then each search answers, with hits", replies[:1])
+    after = time.monotonic() - t0
+    tap.ok(after >= 3, "after the endpoint's 5 s (%.2f s after the status)" % after)
+    for w in waiting + [c]:
+        w.close()
+    embeddings_config(cfg, server.url, "bag")
+    tap.eq(e.doctor("reload").returncode, 0, "reload with the fast endpoint again")
 
 
 def hostile_search(tap):

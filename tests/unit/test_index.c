@@ -851,6 +851,57 @@ static void test_schema_versions(const char *db)
 
 /* ------------------------------------------------------------ embeddings */
 
+/* A query vector the caller computed (doctord embeds on its loop): used as
+ * it is, without asking the endpoint; one of another dimension, or the
+ * caller's endpoint failure, gives BM25 with a warning. */
+static void caller_vector(docs_index *ix, const struct docs_options *opt)
+{
+	const char *texts[1] = { "deployed" };
+	struct docs_query q = { .text = "deployed", .k = 3 };
+	struct docs_hit *hits = NULL;
+	char *warning = NULL;
+	float *qv = NULL;
+	size_t qdim = 0, n = 0, before;
+
+	tap_is_int(embed_texts(&opt->embed, texts, 1, &qv, &qdim, NULL), 0,
+		   "the caller embeds the query itself");
+	q.vector = qv;
+	q.dim = qdim;
+	before = openai_child_log_count();
+	tap_is_int(docs_search(ix, &q, opt, &hits, &n, &warning), 0, "search with its vector");
+	tap_ok(n >= 1 && strcmp(hits[0].page, "deploy.md") == 0 && hits[0].vector_rank == 1 &&
+	       !warning && openai_child_log_count() == before,
+	       "the caller's vector finds it, the endpoint not asked (%s, warning %s)",
+	       n ? hits[0].page : "-", warning ? warning : "none");
+	docs_hits_free(hits, n);
+	free(warning);
+	warning = NULL;
+
+	q.dim = qdim / 2;
+	tap_is_int(docs_search(ix, &q, opt, &hits, &n, &warning), 0,
+		   "search with a vector of another dimension");
+	tap_ok(n == 0 && warning && strstr(warning, "re-index") &&
+	       openai_child_log_count() == before,
+	       "BM25 alone (no hit), with a warning, the endpoint not asked: %s",
+	       warning ? warning : "(none)");
+	docs_hits_free(hits, n);
+	free(warning);
+	warning = NULL;
+
+	q.vector = NULL;
+	q.dim = 0;
+	q.vector_error = "embeddings endpoint http://127.0.0.1:9/v1/embeddings: HTTP 503";
+	q.text = "cache size";
+	tap_is_int(docs_search(ix, &q, opt, &hits, &n, &warning), 0,
+		   "search after the caller's endpoint failed");
+	tap_ok(n >= 1 && hits[0].vector_rank == 0 && warning &&
+	       strcmp(warning, q.vector_error) == 0 && openai_child_log_count() == before,
+	       "BM25, the caller's failure as the warning, the endpoint not asked again");
+	docs_hits_free(hits, n);
+	free(warning);
+	free(qv);
+}
+
 /* Dense retrieval against the local OpenAI-compatible server, whose "bag"
  * model embeds a text as a hashed bag of its words and their trigrams:
  * "deployed" is near "deployment" although they stem apart. */
@@ -931,6 +982,7 @@ static void test_embeddings(void)
 	       "lexical_only asks the endpoint nothing");
 	docs_hits_free(hits, n);
 	q.lexical_only = false;
+	caller_vector(ix, &opt);
 
 	/* an edited page: its old vectors go with its chunks */
 	put("emb/deploy.md", "# Deployment\n\nDeployment of services.\n\n## Rollback\n\n"
