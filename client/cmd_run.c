@@ -9,7 +9,11 @@
  * the command runs, doctor ignores SIGINT and SIGQUIT (the command gets
  * them from the terminal) and passes SIGTERM and SIGHUP on to it. When it
  * has ended, doctor waits at most 5 s for the daemon's report and lists the
- * incidents found on stderr.
+ * incidents found on stderr. When the daemon's agent (an LLM) diagnoses one
+ * of them, its answer is streamed there as it is written (agent_follow.h),
+ * for at most --agent-wait seconds; Ctrl-C stops that wait, never the
+ * diagnosis. Then the diagnoses, and on a terminal a y/N question for each
+ * remedy.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -25,6 +29,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent_follow.h"
+#include "agent_view.h"
 #include "args.h"
 #include "diagnosis_view.h"
 #include "doctor.h"
@@ -36,16 +42,20 @@
 #define REPORT_WAIT_MS 5000    /* for source.closed once the command ended */
 #define DRAIN_IDLE_MS 100      /* after the exit: output still open but quiet
                                   means a background process holds it */
+#define AGENT_WAIT_DEFAULT 120 /* s: for the agent's diagnoses */
+#define AGENT_WAIT_MAX 3600
 
 struct run_options {
 	const char *name;          /* --name; NULL: the command line */
 	bool quiet;
+	long agent_wait;           /* s to follow the agent's diagnoses */
 	char **argv;               /* the command; borrowed */
 };
 
 struct run {
 	struct spawn child;
 	struct raw_feed *feed;     /* NULL when nothing is recorded; owned */
+	struct agent_follow *agent; /* NULL without an agent to follow; owned */
 	struct spawn_signals saved; /* given back to the command, and at exit */
 	sigset_t watched;          /* read from signal_fd */
 	int signal_fd;
@@ -253,25 +263,45 @@ static int poll_timeout(const struct run *r)
 }
 
 /* Fill pfds: outputs first (their index is the output's), then the
- * signalfd, then the daemon. Returns how many. */
-static nfds_t fill_pollfds(const struct run *r, struct pollfd *pfds)
+ * signalfd, then the daemon (*feed_at, else -1), then the agent's
+ * subscription (*agent_at, else -1). Returns how many. */
+static nfds_t fill_pollfds(const struct run *r, struct pollfd *pfds, int *feed_at,
+                           int *agent_at)
 {
 	nfds_t n = 0;
 	size_t i;
 
+	*feed_at = *agent_at = -1;
 	for (i = 0; i < r->child.noutputs; i++)
 		pfds[n++] = (struct pollfd){ .fd = r->child.outputs[i].fd, .events = POLLIN };
 	pfds[n++] = (struct pollfd){ .fd = r->signal_fd, .events = POLLIN };
-	if (r->feed && raw_feed_events(r->feed))
+	if (r->feed && raw_feed_events(r->feed)) {
+		*feed_at = (int)n;
 		pfds[n++] = (struct pollfd){ .fd = raw_feed_fd(r->feed),
 		                             .events = raw_feed_events(r->feed) };
+	}
+	if (r->agent) {
+		*agent_at = (int)n;
+		pfds[n++] = (struct pollfd){ .fd = agent_follow_fd(r->agent), .events = POLLIN };
+	}
 	return n;
+}
+
+/* Keep what the agent's subscription brought; a lost one is forgotten
+ * (the diagnoses are still read from the daemon at the end). */
+static void read_agent(struct run *r)
+{
+	if (agent_follow_read(r->agent) < 0) {
+		agent_follow_free(r->agent);
+		r->agent = NULL;
+	}
 }
 
 static int run_loop(struct run *r)
 {
-	struct pollfd pfds[SPAWN_MAX_OUTPUTS + 2];
+	struct pollfd pfds[SPAWN_MAX_OUTPUTS + 3];
 	size_t nout = r->child.noutputs, i;
+	int feed_at, agent_at;
 	nfds_t n;
 
 	for (;;) {
@@ -279,7 +309,7 @@ static int run_loop(struct run *r)
 			begin_report_wait(r);
 		if (finished(r))
 			return 0;
-		n = fill_pollfds(r, pfds);
+		n = fill_pollfds(r, pfds, &feed_at, &agent_at);
 		if (poll(pfds, n, poll_timeout(r)) < 0 && errno != EINTR)
 			return -errno;
 		for (i = 0; i < nout; i++)
@@ -287,9 +317,55 @@ static int run_loop(struct run *r)
 				pass_output(r, i);
 		if (pfds[nout].revents)
 			take_signals(r);
-		if (n > nout + 1 && pfds[nout + 1].revents)
-			raw_feed_handle(r->feed, pfds[nout + 1].revents);
+		if (feed_at >= 0 && pfds[feed_at].revents)
+			raw_feed_handle(r->feed, pfds[feed_at].revents);
+		if (agent_at >= 0 && pfds[agent_at].revents)
+			read_agent(r);
 	}
+}
+
+/* After the report: the agent's diagnoses of the run's incidents, streamed
+ * on stderr until they end, --agent-wait seconds pass or Ctrl-C (read from
+ * the signalfd: it stops the wait, the diagnosis goes on in the daemon). */
+static void follow_agent(struct run *r, const struct run_options *o,
+                         struct agent_view_stream *view)
+{
+	long long deadline = now_ms() + o->agent_wait * 1000;
+	struct pollfd pfds[2];
+	json_int_t pending;
+	long long left;
+
+	if (!r->agent || !raw_feed_done(r->feed) || o->agent_wait <= 0 ||
+	    agent_follow_select(r->agent, raw_feed_incidents(r->feed)) == 0)
+		return;
+	for (;;) {
+		agent_follow_print(r->agent, view);
+		if (!agent_follow_pending(r->agent) || r->interrupted)
+			break;
+		left = deadline - now_ms();
+		if (left <= 0)
+			break;
+		pfds[0] = (struct pollfd){ .fd = r->signal_fd, .events = POLLIN };
+		pfds[1] = (struct pollfd){ .fd = agent_follow_fd(r->agent), .events = POLLIN };
+		if (poll(pfds, 2, (int)left) < 0 && errno != EINTR)
+			break;
+		if (pfds[0].revents)
+			take_signals(r);
+		if (pfds[1].revents)
+			read_agent(r);
+		if (!r->agent)
+			return;
+	}
+	pending = agent_follow_pending_incident(r->agent);
+	if (!pending)
+		return;
+	agent_view_end_line(view);
+	if (r->interrupted)
+		doctor_msg("stopped waiting; the diagnosis goes on in the daemon: doctor show %"
+		           JSON_INTEGER_FORMAT, pending);
+	else
+		doctor_msg("the diagnosis is still running after %ld s; it goes on in the daemon: "
+		           "doctor show %" JSON_INTEGER_FORMAT, o->agent_wait, pending);
 }
 
 /* ---- the daemon */
@@ -391,13 +467,15 @@ static void on_prompt_interrupt(int signo)
 	prompt_interrupted = 1;
 }
 
-static void propose(const struct doctor_globals *g, json_t *incidents)
+static void propose(const struct doctor_globals *g, json_t *incidents,
+                    const struct agent_follow *agent)
 {
 	/* no SA_RESTART: Ctrl-C ends the read of an answer as a no */
 	struct sigaction act = { .sa_handler = on_prompt_interrupt }, old;
 	bool ask = isatty(STDIN_FILENO) && isatty(STDERR_FILENO);
 	struct rpc_client *c = NULL;
-	json_t *incident, *result, *diag, *remedy;
+	json_t *incident, *result, *diag, *remedy, *brief;
+	json_int_t run;
 	size_t i, j, k;
 	char question[96];
 
@@ -413,7 +491,14 @@ static void propose(const struct doctor_globals *g, json_t *incidents)
 		json_array_foreach(json_object_get(result, "diagnoses"), j, diag) {
 			fprintf(stderr, "doctor: #%" JSON_INTEGER_FORMAT " ",
 			        json_integer_value(json_object_get(incident, "id")));
-			diagnosis_view_print(stderr, diag, "");
+			/* an answer streamed above is not printed twice */
+			run = json_integer_value(json_object_get(diag, "run"));
+			brief = agent && run > 0 && agent_follow_streamed(agent, run) ?
+			        json_deep_copy(diag) : NULL;
+			if (brief)
+				json_object_del(brief, "explanation");
+			diagnosis_view_print(stderr, brief ? brief : diag, "");
+			json_decref(brief);
 			json_array_foreach(json_object_get(diag, "remedies"), k, remedy) {
 				json_int_t id = json_integer_value(json_object_get(remedy, "id"));
 				const char *state = json_string_value(json_object_get(remedy, "state"));
@@ -499,6 +584,7 @@ static int parse_options(int argc, char **argv, struct run_options *o)
 	static const struct option options[] = {
 		{ "name", required_argument, NULL, 'n' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "agent-wait", required_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -512,6 +598,11 @@ static int parse_options(int argc, char **argv, struct run_options *o)
 			break;
 		case 'q':
 			o->quiet = true;
+			break;
+		case 'w':
+			if (args_parse_long(optarg, 0, AGENT_WAIT_MAX, &o->agent_wait) < 0)
+				return doctor_usage_error(&cmd_run_entry, "run: --agent-wait takes "
+				                          "seconds from 0 to %d", AGENT_WAIT_MAX);
 			break;
 		case 'h':
 			return doctor_command_help(&cmd_run_entry);
@@ -541,8 +632,9 @@ static void abandon(struct run *r, int rc)
 
 static int cmd_run(const struct doctor_globals *g, int argc, char **argv)
 {
-	struct run_options o = { 0 };
+	struct run_options o = { .agent_wait = AGENT_WAIT_DEFAULT };
 	struct run r = { .signal_fd = -1 };
+	struct agent_view_stream view = { .out = stderr };
 	struct rpc_client *rpc;
 	int status, rc;
 
@@ -551,12 +643,18 @@ static int cmd_run(const struct doctor_globals *g, int argc, char **argv)
 		return status;
 	ensure_standard_fds();
 	rpc = connect_daemon(g);
+	/* subscribed before the command starts: no diagnosis of its errors
+	 * can begin unseen */
+	if (rpc && !o.quiet && o.agent_wait > 0 &&
+	    agent_follow_open(g->socket_path, g->timeout_ms, &r.agent) < 0)
+		r.agent = NULL;
 	rc = signals_setup(&r);
 	if (rc == 0)
 		rc = spawn_start(&r.child, o.argv, &r.saved);
 	if (rc < 0) {
 		doctor_msg("cannot run %s: %s", o.argv[0], strerror(-rc));
 		rpc_client_free(rpc);
+		agent_follow_free(r.agent);
 		signals_restore(&r);
 		return 126;
 	}
@@ -566,10 +664,13 @@ static int cmd_run(const struct doctor_globals *g, int argc, char **argv)
 	if (rc < 0)
 		abandon(&r, rc);
 	report(g, &r, &o);
+	if (r.feed && !o.quiet && !r.interrupted)
+		follow_agent(&r, &o, &view);
 	signals_restore(&r);
 	/* after the signals are restored: Ctrl-C at a y/N question means no */
 	if (r.feed && !o.quiet && !r.interrupted && raw_feed_done(r.feed))
-		propose(g, raw_feed_incidents(r.feed));
+		propose(g, raw_feed_incidents(r.feed), r.agent);
+	agent_follow_free(r.agent);
 	raw_feed_free(r.feed);
 	return r.exited ? exit_status_of(r.wait_status) : DOCTOR_EXIT_ERROR;
 }
@@ -578,17 +679,25 @@ const struct doctor_command cmd_run_entry = {
 	.name = "run",
 	.summary = "run a command, passing its output through, and record its errors",
 	.usage =
-	"doctor run [--name NAME] [--quiet] [--] COMMAND [ARGS...]\n"
+	"doctor run [--name NAME] [--quiet] [--agent-wait SECONDS] [--] COMMAND [ARGS...]\n"
 	"\n"
 	"Run COMMAND (no shell) with its output passed through unchanged and\n"
 	"recorded by the daemon as a source of kind \"command\". The exit status\n"
 	"is COMMAND's own (128+N if killed by signal N; 127 if it was not found,\n"
 	"126 if it could not be run). When it ends, the errors the daemon found\n"
-	"are listed on stderr. Without a daemon the command still runs.\n"
+	"are listed on stderr. When the daemon's agent (an LLM) diagnoses one,\n"
+	"its answer is streamed there as it is written, until it ends (Ctrl-C\n"
+	"stops waiting; the diagnosis goes on in the daemon: doctor show ID).\n"
+	"Then the diagnoses and their remedies: on a terminal doctor asks\n"
+	"\"run remedy #N? [y/N]\" for each, and nothing runs without a yes.\n"
+	"Without a daemon the command still runs.\n"
 	"\n"
 	"Options:\n"
 	"  -n, --name NAME  the source's name (default: the command line)\n"
-	"  -q, --quiet      do not list the errors found\n"
+	"  -q, --quiet      print nothing after the command: no errors, no\n"
+	"                   diagnoses, no questions\n"
+	"  --agent-wait S   follow the agent's diagnoses for at most S seconds\n"
+	"                   (default 120; 0: do not wait for them)\n"
 	"  -h, --help       show this help",
 	.run = cmd_run,
 };

@@ -1,8 +1,10 @@
 /*
- * cmd_watch.c - `doctor watch [--json] [--no-prompt]`: subscribe to the
- * daemon's events and print one line per new or repeated incident as they
- * arrive, with the remedies proposed for it, until Ctrl-C (exit 0) or until
- * the daemon goes away (exit 3).
+ * cmd_watch.c - `doctor watch [--json] [--no-prompt] [--deltas]`: subscribe
+ * to the daemon's events and print one line per new or repeated incident as
+ * they arrive, one line when the agent (an LLM) starts diagnosing one and
+ * one when it ends (with --deltas, its answer streamed in between), with
+ * the remedies proposed for it, until Ctrl-C (exit 0) or until the daemon
+ * goes away (exit 3).
  *
  * On a terminal each proposed remedy is asked about (y/N); yes runs it
  * through a second connection, so this one keeps its place in the event
@@ -27,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent_view.h"
 #include "diagnosis_view.h"
 #include "doctor.h"
 #include "format.h"
@@ -36,7 +39,9 @@ struct watch {
 	const struct doctor_globals *g;
 	bool as_json;
 	bool ask;               /* on a terminal, without --no-prompt */
+	bool deltas;            /* --deltas: stream the agent's answers */
 	json_t *declined;       /* {"ID": true} for remedies answered no; owned */
+	struct agent_view_stream stream;   /* the answers, on stdout */
 };
 
 static volatile sig_atomic_t interrupted;
@@ -83,6 +88,32 @@ static void interrupt_block(void)
 		raise(SIGINT);
 }
 
+static void clock_now(char *buf, size_t size, time_t when)
+{
+	struct tm tm;
+
+	if (when > 0 && localtime_r(&when, &tm))
+		strftime(buf, size, "%H:%M:%S", &tm);
+}
+
+/* "15:01:12  agent      #7: asking gpt-4o-mini (run 3)", and at its end
+ * "15:01:15  agent      #7: diagnosed by gpt-4o-mini (run 3): ...  [cost]". */
+static void print_agent_line(const char *method, json_t *params)
+{
+	bool started = strcmp(method, "diagnosis.started") == 0;
+	char clock[16] = "--:--:--", *what, *line = NULL, *fitted = NULL;
+
+	clock_now(clock, sizeof clock, time(NULL));
+	what = started ? agent_view_started(params) : agent_view_done(params, true);
+	if (what && asprintf(&line, "%s  %-9s  %s", clock, "agent", what) >= 0)
+		fitted = format_fit(line, doctor_terminal_width(STDOUT_FILENO));
+	printf("%s\n", fitted ? fitted : "(out of memory)");
+	fflush(stdout);
+	free(what);
+	free(line);
+	free(fitted);
+}
+
 /* "15:01:09  again x3  #7  demo.ipynb  ModuleNotFoundError: ..." */
 static void print_incident_line(const char *method, json_t *params)
 {
@@ -90,10 +121,8 @@ static void print_incident_line(const char *method, json_t *params)
 	time_t when = (time_t)json_number_value(json_object_get(inc, "last_seen"));
 	bool is_new = strcmp(method, "incident.new") == 0;
 	char clock[16] = "--:--:--", what[32], *headline, *line = NULL, *fitted = NULL;
-	struct tm tm;
 
-	if (when > 0 && localtime_r(&when, &tm))
-		strftime(clock, sizeof(clock), "%H:%M:%S", &tm);
+	clock_now(clock, sizeof clock, when);
 	if (is_new)
 		snprintf(what, sizeof(what), "new");
 	else
@@ -159,13 +188,37 @@ static void print_proposal(struct watch *w, json_t *params)
 	fflush(stdout);
 }
 
-/* The text form: incidents as lines, proposed remedies below them. */
+/* The text form: incidents as lines, the agent's runs as a line when
+ * they start and one when they end (the answer between with --deltas),
+ * proposed remedies below them. */
 static void print_event(const char *method, json_t *params, void *data)
 {
+	struct watch *w = data;
+	bool agent = json_integer_value(json_object_get(params, "run")) > 0;
+
+	if (agent && strcmp(method, "diagnosis.delta") == 0) {
+		if (w->deltas)
+			agent_view_delta(&w->stream, params, true);
+		return;
+	}
+	if (agent && strcmp(method, "diagnosis.retry") == 0) {
+		if (w->deltas)
+			agent_view_retry(&w->stream, params);
+		return;
+	}
+	if (strcmp(method, "incident.new") != 0 && strcmp(method, "incident.updated") != 0 &&
+	    strcmp(method, "remedy.proposed") != 0 && !(agent && (
+	    strcmp(method, "diagnosis.started") == 0 || strcmp(method, "diagnosis.done") == 0)))
+		return;
+	/* a line of its own, and the next text says whose it is again */
+	agent_view_end_line(&w->stream);
+	w->stream.run = 0;
 	if (strcmp(method, "incident.new") == 0 || strcmp(method, "incident.updated") == 0)
 		print_incident_line(method, params);
 	else if (strcmp(method, "remedy.proposed") == 0)
-		print_proposal(data, params);
+		print_proposal(w, params);
+	else
+		print_agent_line(method, params);
 }
 
 /* Every notification as one line of JSON: {"method": ..., "params": ...}. */
@@ -203,6 +256,7 @@ static int parse_options(int argc, char **argv, struct watch *w, bool *no_prompt
 	static const struct option options[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "no-prompt", no_argument, NULL, 'P' },
+		{ "deltas", no_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -213,6 +267,8 @@ static int parse_options(int argc, char **argv, struct watch *w, bool *no_prompt
 			w->as_json = true;
 		else if (opt == 'P')
 			*no_prompt = true;
+		else if (opt == 'd')
+			w->deltas = true;
 		else if (opt == 'h')
 			return doctor_command_help(&cmd_watch_entry);
 		else
@@ -226,7 +282,7 @@ static int parse_options(int argc, char **argv, struct watch *w, bool *no_prompt
 
 static int cmd_watch(const struct doctor_globals *g, int argc, char **argv)
 {
-	struct watch w = { .g = g };
+	struct watch w = { .g = g, .stream = { .out = stdout } };
 	struct rpc_client *c = NULL;
 	json_t *result = NULL;
 	bool no_prompt = false;
@@ -253,6 +309,7 @@ static int cmd_watch(const struct doctor_globals *g, int argc, char **argv)
 		doctor_msg("watching for incidents%s; Ctrl-C stops",
 		           w.ask ? " (proposed remedies are asked about)" : "");
 	rc = follow(c);
+	agent_view_end_line(&w.stream);
 	if (rc == -ECONNRESET)
 		doctor_msg("the daemon closed the connection");
 	else if (rc < 0)
@@ -267,23 +324,27 @@ const struct doctor_command cmd_watch_entry = {
 	.name = "watch",
 	.summary = "print incidents and proposed remedies as they happen",
 	.usage =
-	"doctor watch [--json] [--no-prompt]\n"
+	"doctor watch [--json] [--no-prompt] [--deltas]\n"
 	"\n"
 	"Subscribe to the daemon's events and print one line per incident as\n"
 	"it is seen: the time, \"new\" or \"again xN\", the incident's ID, its\n"
-	"source and the error; below it, each remedy proposed for it. On a\n"
-	"terminal (stdin and stdout) doctor asks \"run remedy #N? [y/N]\" for\n"
-	"each; yes runs it as `doctor confirm N` would, its output streamed\n"
-	"here. Elsewhere it prints how to run it. Runs until interrupted (Ctrl-C,\n"
+	"source and the error. When the agent (an LLM) diagnoses one, a line\n"
+	"when it starts (the model, whether the cache answers) and one when it\n"
+	"ends (its state, the summary or the error, tokens and cost). Below\n"
+	"them, each remedy proposed for the incident. On a terminal (stdin and\n"
+	"stdout) doctor asks \"run remedy #N? [y/N]\" for each; yes runs it as\n"
+	"`doctor confirm N` would, its output streamed here. Elsewhere it\n"
+	"prints how to run it. Runs until interrupted (Ctrl-C,\n"
 	"exit status 0; during a remedy, once it has ended); exits with status\n"
 	"3 if the daemon goes away.\n"
 	"\n"
 	"Options:\n"
 	"  --json       print every notification as one line of JSON (nothing is\n"
 	"               asked): {\"method\": \"incident.new\", \"params\": {...}},\n"
-	"               also diagnosis.done, remedy.proposed, remedy.output and\n"
-	"               remedy.done\n"
+	"               also the agent's diagnosis.started, .delta, .retry and\n"
+	"               .done, remedy.proposed, remedy.output and remedy.done\n"
 	"  --no-prompt  print proposed remedies without asking about them\n"
+	"  --deltas     also print the agent's answers as they are written\n"
 	"  -h, --help   show this help",
 	.run = cmd_watch,
 };

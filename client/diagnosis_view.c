@@ -2,6 +2,9 @@
  * diagnosis_view.c - diagnoses and remedies as text, and running one remedy
  * with its output streamed (see diagnosis_view.h).
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE     /* asprintf */
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -67,6 +70,31 @@ void diagnosis_view_remedy(FILE *out, const json_t *remedy, const char *indent)
 	free(title);
 }
 
+/* "see: page#anchor  title" per reference: the agent's are {page, anchor,
+ * title}, a plugin's are strings (URLs). */
+static void print_references(FILE *out, const json_t *refs, const char *indent)
+{
+	const char *page, *anchor, *title;
+	const json_t *ref;
+	char *line = NULL, *fitted;
+	size_t i;
+
+	json_array_foreach(refs, i, ref) {
+		page = json_is_string(ref) ? json_string_value(ref) :
+		       json_string_value(json_object_get(ref, "page"));
+		anchor = json_string_value(json_object_get(ref, "anchor"));
+		title = json_string_value(json_object_get(ref, "title"));
+		if (!page || asprintf(&line, "%s%s%s%s%s", page, anchor && *anchor ? "#" : "",
+		                      anchor ? anchor : "", title && *title ? "  " : "",
+		                      title ? title : "") < 0)
+			continue;
+		fitted = format_fit(line, 0);
+		fprintf(out, "%s  see: %s\n", indent, fitted ? fitted : "?");
+		free(fitted);
+		free(line);
+	}
+}
+
 void diagnosis_view_print(FILE *out, const json_t *diagnosis, const char *indent)
 {
 	char *summary = safe(json_string_value(json_object_get(diagnosis, "summary")));
@@ -80,6 +108,7 @@ void diagnosis_view_print(FILE *out, const json_t *diagnosis, const char *indent
 	        100.0 * json_number_value(json_object_get(diagnosis, "confidence")));
 	if (explanation && *explanation)
 		fprintf(out, "%s  %s\n", indent, explanation);
+	print_references(out, json_object_get(diagnosis, "references"), indent);
 	json_array_foreach(json_object_get(diagnosis, "remedies"), i, remedy)
 		diagnosis_view_remedy(out, remedy, indent);
 	free(summary);

@@ -22,7 +22,8 @@ char *diagnosis_view_argv(const json_t *argv);
  * exact command, cwd, whether it changes the system, how it is verified. */
 void diagnosis_view_remedy(FILE *out, const json_t *remedy, const char *indent);
 
-/* A diagnosis: plugin, confidence, summary, explanation, its remedies. */
+/* A diagnosis: plugin, confidence, summary, explanation, the references
+ * (the pages it cites, "see: page#anchor"), its remedies. */
 void diagnosis_view_print(FILE *out, const json_t *diagnosis, const char *indent);
 
 /* Send remedy.confirm (or remedy.undo when undo) for id, print its output

@@ -15,8 +15,17 @@ the user with ``python3 -m doctor_ipython --enable`` - it
   and shows it under the traceback (HTML in Jupyter, plain text elsewhere),
   with the remedies and their ids. A daemon without diagnoses gets no wait:
   the incident id alone is shown;
-- adds the ``%doctor`` line magic: status, confirm/dry-run/reject/undo a
-  remedy by id (a confirmed remedy's output streams into the cell).
+- when the daemon's agent (an LLM) takes the error instead
+  (``diagnosis.started`` within that wait), shows its answer as the model
+  writes it - in a kernel one output updated in place, in a terminal the
+  text as it comes - for up to ``DOCTOR_AGENT_WAIT`` seconds (default 120;
+  ``%doctor agent-wait N``) or until interrupted, then the diagnosis with
+  the pages it cites and its remedies. An interrupt stops the waiting only:
+  the diagnosis continues in the daemon, and ``%doctor show ID`` picks it
+  up again;
+- adds the ``%doctor`` line magic: status, show an incident, confirm/
+  dry-run/reject/undo a remedy by id (a confirmed remedy's output streams
+  into the cell).
 
 Nothing here may break the user's cell: without a daemon, or when it goes
 away, the traceback still shows, one short warning is printed per session,
@@ -28,6 +37,7 @@ protocol is docs/protocol.md, JSON-RPC 2.0, one object per line.
 import html
 import json
 import os
+import re
 import shlex
 import socket
 import sys
@@ -37,6 +47,8 @@ __all__ = ["load_ipython_extension", "unload_ipython_extension", "main"]
 
 DEFAULT_WAIT = 2.0          # seconds to wait for a diagnosis after an error
 MAX_WAIT = 60.0
+DEFAULT_AGENT_WAIT = 120.0  # seconds to follow the agent's answer once it started
+MAX_AGENT_WAIT = 3600.0
 REPLY_TIMEOUT = 2.0         # a reply to a request made from the error path
 MAGIC_TIMEOUT = 10.0        # a reply to a request made by %doctor
 RETRY_FIRST = 1.0           # reconnect backoff: first delay, then doubled
@@ -200,32 +212,60 @@ def _remedy_lines(r):
             ", ".join(notes))
 
 
-def render_text(incident, diagnoses, remedies):
-    """The plain-text box; incident is the summary dict (id, exception, message)."""
+def _reference(ref):
+    """"page#anchor  title" of an agent's citation, or a plugin's URL."""
+    if isinstance(ref, str):
+        return ref
+    if not isinstance(ref, dict) or not ref.get("page"):
+        return ""
+    out = str(ref["page"]) + ("#" + str(ref["anchor"]) if ref.get("anchor") else "")
+    return out + ("  " + str(ref["title"]) if ref.get("title") else "")
+
+
+def _meta(d):
+    conf = d.get("confidence")
+    return ", ".join(x for x in (str(d.get("plugin") or ""), str(d.get("model") or ""),
+                                 ("stopped by the limit %s" % d["limit"]) if d.get("limit") else "",
+                                 ("confidence %.2f" % conf) if isinstance(conf, (int, float)) else "")
+                     if x)
+
+
+def _shown_explanation(d, streamed):
+    """The explanation, unless the agent's answer was streamed just above."""
+    if streamed and d.get("plugin") == "agent":
+        return ""
+    return str(d.get("explanation") or "")
+
+
+def render_text(incident, diagnoses, remedies, notes=(), streamed=False):
+    """The plain-text box; incident is the summary dict (id, exception,
+    message); notes are lines said at the end (how the agent's run went);
+    streamed: the agent's answer was shown as it was written."""
     out = ["doctor: incident #%s  %s: %s" % (incident.get("id"), incident.get("exception", ""),
                                               incident.get("message", ""))]
     for d in diagnoses:
-        conf = d.get("confidence")
-        meta = ", ".join(x for x in (str(d.get("plugin") or ""),
-                                     ("confidence %.2f" % conf) if isinstance(conf, (int, float)) else "")
-                         if x)
+        meta = _meta(d)
         out.append("  " + str(d.get("summary", "")) + ("  (%s)" % meta if meta else ""))
-        for line in str(d.get("explanation") or "").splitlines():
+        for line in _shown_explanation(d, streamed).splitlines():
             out.append("    " + line)
+        for ref in filter(None, map(_reference, d.get("references") or [])):
+            out.append("    see: " + ref)
     if remedies:
         out.append("  Remedies:")
-        for rid, title, cmd, notes in map(_remedy_lines, remedies):
+        for rid, title, cmd, rnotes in map(_remedy_lines, remedies):
             out.append("    [%s] %s" % (rid, title))
-            out.append("         $ %s%s" % (cmd, ("   (%s)" % notes) if notes else ""))
+            out.append("         $ %s%s" % (cmd, ("   (%s)" % rnotes) if rnotes else ""))
         first = remedies[0].get("id")
         out.append("  Run one with: %%doctor confirm %s   (preview: %%doctor dry-run %s, "
                    "decline: %%doctor reject %s)" % (first, first, first))
-    elif not diagnoses:
+    elif not diagnoses and not notes:
         out.append("  no diagnosis yet; details: doctor show %s" % incident.get("id"))
+    for n in notes:
+        out.append("  " + n)
     return "\n".join(out)
 
 
-def render_html(incident, diagnoses, remedies):
+def render_html(incident, diagnoses, remedies, notes=(), streamed=False):
     e = html.escape
     parts = ['<div class="doctor-box" style="border:1px solid #d0a030;border-left:4px solid #d0a030;'
              'padding:6px 10px;margin:4px 0;font-size:13px">',
@@ -233,38 +273,143 @@ def render_html(incident, diagnoses, remedies):
                  e(str(incident.get("id"))), e(str(incident.get("exception", ""))),
                  e(str(incident.get("message", ""))))]
     for d in diagnoses:
-        conf = d.get("confidence")
-        parts.append('<div style="margin-top:4px"><b>%s</b> <small>%s%s</small></div>' % (
-            e(str(d.get("summary", ""))), e(str(d.get("plugin") or "")),
-            (" &middot; confidence %.2f" % conf) if isinstance(conf, (int, float)) else ""))
-        if d.get("explanation"):
-            parts.append('<div style="white-space:pre-wrap">%s</div>' % e(str(d["explanation"])))
+        parts.append('<div style="margin-top:4px"><b>%s</b> <small>%s</small></div>' % (
+            e(str(d.get("summary", ""))), e(_meta(d)).replace(", ", " &middot; ")))
+        if _shown_explanation(d, streamed):
+            parts.append('<div style="white-space:pre-wrap">%s</div>' % e(_shown_explanation(d, streamed)))
+        refs = list(filter(None, map(_reference, d.get("references") or [])))
+        if refs:
+            parts.append("<div>see: %s</div>" % ", ".join("<code>%s</code>" % e(r) for r in refs))
     if remedies:
         parts.append('<ul style="margin:4px 0">')
-        for rid, title, cmd, notes in map(_remedy_lines, remedies):
+        for rid, title, cmd, rnotes in map(_remedy_lines, remedies):
             parts.append("<li><code>[%s]</code> %s<br><code>$ %s</code>%s</li>" % (
-                e(rid), e(title), e(cmd), (" <i>(%s)</i>" % e(notes)) if notes else ""))
+                e(rid), e(title), e(cmd), (" <i>(%s)</i>" % e(rnotes)) if rnotes else ""))
         parts.append("</ul>")
         first = e(str(remedies[0].get("id")))
         parts.append("<div>Run one with <code>%%doctor confirm %s</code> &middot; preview "
                      "<code>%%doctor dry-run %s</code> &middot; decline <code>%%doctor reject %s</code>"
                      "</div>" % (first, first, first))
-    elif not diagnoses:
+    elif not diagnoses and not notes:
         parts.append("<div>no diagnosis yet; details: <code>doctor show %s</code></div>"
                      % e(str(incident.get("id"))))
+    for n in notes:
+        parts.append("<div><small>%s</small></div>" % e(n))
     parts.append("</div>")
     return "".join(parts)
 
 
-def show(incident, diagnoses, remedies):
+def show(incident, diagnoses, remedies, notes=(), streamed=False):
     """Display the box in the cell's output (HTML where the frontend can)."""
-    text = render_text(incident, diagnoses, remedies)
+    text = render_text(incident, diagnoses, remedies, notes, streamed)
     try:
         from IPython.display import display
-        display({"text/plain": text, "text/html": render_html(incident, diagnoses, remedies)},
-                raw=True)
+        display({"text/plain": text,
+                 "text/html": render_html(incident, diagnoses, remedies, notes, streamed)}, raw=True)
     except Exception:
         print(text)
+
+
+# ---------------------------------------------------------------------------
+# The agent's answer as it is written
+# ---------------------------------------------------------------------------
+
+_UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def terminal_safe(text):
+    """Model text without escape sequences or control characters (but
+    newline and tab): it is printed to a terminal."""
+    return _UNSAFE.sub("", str(text))
+
+
+class LiveAnswer:
+    """The agent's answer shown while the model writes it.
+
+    In a Jupyter kernel: one output updated in place (a display handle,
+    text/plain and text/html), at most every UPDATE_EVERY seconds, so the
+    notebook keeps one growing block and not a message per token. In a
+    terminal IPython, where an update would print the whole block again,
+    the text is printed as it comes."""
+
+    UPDATE_EVERY = 0.15
+
+    def __init__(self, incident_id, model, in_kernel, text=""):
+        self.incident_id = incident_id
+        self.model = model or "the LLM"
+        self.in_kernel = in_kernel
+        self.text = text
+        self.status = "asking %s (%s stops waiting)..." % (
+            self.model, "interrupting the kernel" if in_kernel else "Ctrl-C")
+        self.handle = None
+        self.shown_at = 0.0
+        self.dirty = False
+
+    def _bundle(self):
+        head = "doctor: incident #%s: %s" % (self.incident_id, self.status)
+        body = ('<div class="doctor-live" style="border-left:4px solid #d0a030;padding:4px 10px;'
+                'margin:4px 0;font-size:13px"><b>doctor</b> &middot; incident #%s &middot; %s'
+                '<div style="white-space:pre-wrap">%s</div></div>'
+                % (html.escape(str(self.incident_id)), html.escape(self.status), html.escape(self.text)))
+        return {"text/plain": head + ("\n" + self.text if self.text else ""), "text/html": body}
+
+    def begin(self):
+        if self.in_kernel:
+            try:
+                from IPython.display import display
+                self.handle = display(self._bundle(), raw=True, display_id=True)
+                self.shown_at = time.monotonic()
+                return
+            except Exception:
+                self.in_kernel = False
+        sys.stdout.write("doctor: incident #%s: %s\n" % (self.incident_id, self.status))
+        if self.text:
+            sys.stdout.write(terminal_safe(self.text))
+        sys.stdout.flush()
+
+    def add(self, text):
+        text = terminal_safe(text)
+        if self.text.endswith("\n\n"):
+            text = text.lstrip("\n")     # a new turn's paragraph after one that ended a line
+        elif self.text.endswith("\n") and text.startswith("\n\n"):
+            text = text[1:]
+        self.text += text
+        if self.handle is None:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+            return
+        self.dirty = True
+        if time.monotonic() - self.shown_at >= self.UPDATE_EVERY:
+            self.flush()
+
+    def flush(self):
+        if self.handle is not None and self.dirty:
+            self.handle.update(self._bundle(), raw=True)
+            self.shown_at = time.monotonic()
+            self.dirty = False
+
+    def restart(self, message, discard):
+        """A retry: the request failed and is made again after a wait."""
+        if discard:
+            if self.handle is None and self.text:
+                sys.stdout.write("\n[the text above is discarded; the answer starts again]\n")
+            self.text = ""
+        self.status = "asking %s again: %s" % (self.model, message)
+        if self.handle is None:
+            sys.stdout.write("doctor: %s\n" % self.status)
+            sys.stdout.flush()
+        self.dirty = True
+        self.flush()
+
+    def finish(self, status):
+        self.status = status
+        if self.handle is not None:
+            self.dirty = True
+            self.flush()
+        else:
+            if self.text and not self.text.endswith("\n"):
+                sys.stdout.write("\n")
+            sys.stdout.flush()
 
 
 # ---------------------------------------------------------------------------
@@ -279,12 +424,20 @@ def params_message(value):
         return ""
 
 
-def _env_wait():
+def _env_seconds(name, default, most):
     try:
-        v = float(os.environ.get("DOCTOR_WAIT", DEFAULT_WAIT))
+        v = float(os.environ.get(name, default))
     except ValueError:
-        return DEFAULT_WAIT
-    return min(max(v, 0.0), MAX_WAIT)
+        return default
+    return min(max(v, 0.0), most)
+
+
+def _env_wait():
+    return _env_seconds("DOCTOR_WAIT", DEFAULT_WAIT, MAX_WAIT)
+
+
+def _env_agent_wait():
+    return _env_seconds("DOCTOR_AGENT_WAIT", DEFAULT_AGENT_WAIT, MAX_AGENT_WAIT)
 
 
 def _cut(text, limit):
@@ -327,6 +480,7 @@ class Doctor:
         self.conn = None
         self.source = None
         self.wait = _env_wait()
+        self.agent_wait = _env_agent_wait()
         self.warned = False
         self.retry_at = 0.0
         self.retry_delay = RETRY_FIRST
@@ -335,6 +489,8 @@ class Doctor:
         self.last_incident = None     # summary dict of the last incident
         self.diagnoses = {}           # incident id -> [diagnosis]
         self.remedies = {}            # remedy id -> remedy
+        self.following = {}           # incident id -> (connection, run, model, text so
+                                      # far) of an agent run left before its end
         self.cell = ""
 
     # -- the source -------------------------------------------------------
@@ -472,16 +628,104 @@ class Doctor:
         return list(r.get("diagnoses") or []), list(r.get("remedies") or [])
 
     def await_diagnosis(self, incident_id):
-        """diagnosis.done for the incident within self.wait seconds, or None."""
+        """Within self.wait seconds, the incident's diagnosis.done (the
+        plugins' or a cached agent answer's) or diagnosis.started (the
+        agent took it), as a notification; None when neither came."""
         def is_ours(m):
-            return (m.get("method") == "diagnosis.done"
+            return (m.get("method") in ("diagnosis.done", "diagnosis.started")
                     and (m.get("params") or {}).get("incident") == incident_id)
         try:
-            m = self.conn.wait_note(is_ours, self.wait) if self.conn else None
+            return self.conn.wait_note(is_ours, self.wait) if self.conn else None
         except Unavailable as e:
             self.drop(str(e))
             return None
-        return (m.get("params") or {}).get("diagnoses") if m else None
+
+    # -- the agent ----------------------------------------------------------
+
+    def follow_agent(self, incident_id, run, model, cached=False, text=""):
+        """Show the agent's run on the incident as it is written, until its
+        diagnosis.done (returned) or self.agent_wait seconds or an interrupt
+        (None; self.following remembers the run for %doctor show). A cached
+        answer is not streamed: it comes at once."""
+        def ours(m):
+            p = m.get("params") or {}
+            return (m.get("method") in ("diagnosis.delta", "diagnosis.retry", "diagnosis.done")
+                    and p.get("incident") == incident_id and (run is None or p.get("run") == run))
+        live = None
+        if not cached:
+            live = LiveAnswer(incident_id, model, hasattr(self.shell, "kernel"), text)
+            live.begin()
+        deadline = time.monotonic() + self.agent_wait
+        conn = self.conn
+        try:
+            while conn is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                m = conn.wait_note(ours, min(left, LiveAnswer.UPDATE_EVERY) if live and live.dirty else left)
+                if m is None:
+                    if live:
+                        live.flush()
+                    continue
+                p = m.get("params") or {}
+                if m["method"] == "diagnosis.delta":
+                    if live:
+                        live.add(str(p.get("text") or ""))
+                elif m["method"] == "diagnosis.retry":
+                    if live:
+                        live.restart("%s; retrying in %.1f s" % (p.get("message") or "the request failed",
+                                                                (p.get("wait_ms") or 0) / 1000.0),
+                                     bool(p.get("discard")))
+                else:
+                    self.following.pop(incident_id, None)
+                    if live:
+                        live.finish("answer of %s (run %s)" % (p.get("model") or model, p.get("run")))
+                    return p
+        except KeyboardInterrupt:
+            self.following[incident_id] = (conn, run, model, live.text if live else text)
+            if live:
+                live.finish("stopped waiting; the diagnosis continues in the daemon")
+            return None
+        except Unavailable as e:
+            self.drop(str(e))
+            if live:
+                live.finish("the connection to the daemon was lost")
+            return None
+        self.following[incident_id] = (conn, run, model, live.text if live else text)
+        if live:
+            live.finish("still diagnosing after %g s; the diagnosis continues in the daemon"
+                        % self.agent_wait)
+        return None
+
+    def agent_outcome(self, incident_id, done, streamed):
+        """(diagnoses, remedies, notes) of the agent's diagnosis.done (None:
+        it did not end while we waited)."""
+        if done is None:
+            return [], [], ["the diagnosis continues in the daemon: %%doctor show %s "
+                            "(or doctor show %s in a terminal)" % (incident_id, incident_id)]
+        try:
+            self.conn.drain()   # the remedy.proposed that follow diagnosis.done
+        except (Unavailable, AttributeError):
+            pass
+        diagnoses = list(done.get("diagnoses") or [])
+        remedies = []
+        for d in diagnoses:
+            remedies += list(d.get("remedies") or [])
+        notes = []
+        state = done.get("state")
+        if state in ("failed", "cancelled"):
+            notes.append("the diagnosis by %s %s: %s" % (
+                done.get("model") or "the LLM", "failed" if state == "failed" else "was cancelled",
+                " ".join(str(done.get("error") or state).split())))
+        elif done.get("cached"):
+            notes.append("answered from the cache by %s: no cost" % (done.get("model") or "the LLM"))
+        else:
+            usage = done.get("usage") or {}
+            notes.append("%s, run %s: %s request%s, %s+%s tokens, $%.6f" % (
+                done.get("model") or "the LLM", done.get("run"), done.get("steps"),
+                "" if done.get("steps") == 1 else "s", usage.get("prompt_tokens", 0),
+                usage.get("completion_tokens", 0), float(done.get("cost_usd") or 0)))
+        return diagnoses, remedies, notes
 
     def remember(self, remedies):
         for r in remedies:
@@ -518,17 +762,67 @@ class Doctor:
         self.last_incident = {"id": iid, "exception": etype.__name__,
                               "message": params_message(value),
                               "count": res.get("count")}
-        diagnoses, remedies = [], []
+        diagnoses, remedies, notes, streamed = [], [], [], False
         known = self.known_diagnosis(iid)
         if known is not None:
             diagnoses, remedies = known
-            if not diagnoses and self.wait > 0:
-                diagnoses = self.await_diagnosis(iid) or []
+            m = self.await_diagnosis(iid) if not diagnoses and self.wait > 0 else None
+            p = (m or {}).get("params") or {}
+            if m and m.get("method") == "diagnosis.started":
+                if self.agent_wait > 0 or p.get("cached"):
+                    done = self.follow_agent(iid, p.get("run"), p.get("model"), bool(p.get("cached")))
+                    streamed = not p.get("cached")
+                else:
+                    self.following[iid] = (self.conn, p.get("run"), p.get("model"), "")
+                    done = None
+                diagnoses, remedies, notes = self.agent_outcome(iid, done, streamed)
+            elif m:
+                diagnoses = list(p.get("diagnoses") or [])
         if diagnoses:
             self.diagnoses[iid] = diagnoses
         for d in diagnoses:
             remedies = list(remedies) + list(d.get("remedies") or [])
-        show(self.last_incident, diagnoses, self.remedies_of(iid, remedies))
+        show(self.last_incident, diagnoses, self.remedies_of(iid, remedies), notes, streamed)
+
+    def show_incident(self, iid):
+        """%doctor show ID: the incident's diagnosis; an agent run this
+        session left before its end is followed again from where it was."""
+        if self.conn:
+            try:
+                self.conn.drain()
+            except Unavailable as e:
+                self.drop(str(e))
+        try:
+            inc = self.call("incident.get", {"id": iid}, MAGIC_TIMEOUT, force=True)["incident"]
+        except RpcError as e:
+            print("doctor: incident #%s: %s" % (iid, e))
+            return
+        except (Unavailable, KeyError, TypeError) as e:
+            print("doctor: %s" % e)
+            return
+        summary = {"id": iid, "exception": inc.get("exception", ""), "message": inc.get("message", "")}
+        diagnoses = list(inc.get("diagnoses") or [])
+        remedies = list(inc.get("remedies") or [])
+        runs = [r for r in inc.get("runs") or [] if isinstance(r, dict)]
+        notes, streamed = [], False
+        left = self.following.get(iid)
+        running = [r for r in runs if r.get("state") == "running"]
+        if not diagnoses and left and left[0] is self.conn and self.conn is not None:
+            # the run's notifications kept coming to this connection
+            done = self.follow_agent(iid, left[1], left[2], False, left[3])
+            diagnoses, remedies, notes = self.agent_outcome(iid, done, True)
+            streamed = True
+        elif running:
+            notes.append("the agent is diagnosing it (run %s, %s); %%doctor show %s again later"
+                         % (running[-1].get("id"), running[-1].get("model"), iid))
+        elif runs and runs[-1].get("state") in ("failed", "cancelled"):
+            notes.append("the last diagnosis by %s %s: %s" % (
+                runs[-1].get("model"), runs[-1].get("state"),
+                " ".join(str(runs[-1].get("error") or "").split())))
+        self.remember(remedies)
+        if diagnoses:
+            self.diagnoses[iid] = diagnoses
+        show(summary, diagnoses, self.remedies_of(iid, remedies), notes, streamed)
 
     # -- remedies ---------------------------------------------------------
 
@@ -615,7 +909,8 @@ class Doctor:
                 self.drop(str(e))
         connected = self.connect(force=True)
         st = {"socket": socket_path(), "connected": connected, "source": self.source,
-              "name": self.name(), "wait": self.wait, "error": None if connected else self.last_error,
+              "name": self.name(), "wait": self.wait, "agent_wait": self.agent_wait,
+              "error": None if connected else self.last_error,
               "last_incident": self.last_incident, "diagnoses": [], "remedies": []}
         inc = self.last_incident
         if inc:
@@ -635,7 +930,8 @@ class Doctor:
             print("doctor: connected to %s (source #%s, %s)" % (st["socket"], st["source"], st["name"]))
         else:
             print("doctor: not connected: %s" % st["error"])
-        print("waiting up to %g s for a diagnosis after an error" % st["wait"])
+        print("waiting up to %g s for a diagnosis after an error, and up to %g s for the agent's "
+              "answer once it started" % (st["wait"], st["agent_wait"]))
         inc = st["last_incident"]
         if not inc:
             print("no error reported in this session")
@@ -655,6 +951,21 @@ class Doctor:
                 return
             print("doctor: waiting up to %g s for a diagnosis after an error" % self.wait)
             return
+        if verb == "agent-wait" and len(words) == 2:
+            try:
+                self.agent_wait = min(max(float(words[1]), 0.0), MAX_AGENT_WAIT)
+            except ValueError:
+                print("doctor: agent-wait takes a number of seconds")
+                return
+            print("doctor: following the agent's answer for up to %g s" % self.agent_wait)
+            return
+        if verb == "show" and len(words) == 2:
+            try:
+                iid = int(words[1].lstrip("#"))
+            except ValueError:
+                print("doctor: show takes an incident id (a number)")
+                return
+            return self.show_incident(iid)
         if verb in ("confirm", "dry-run", "reject", "undo") and len(words) == 2:
             try:
                 rid = int(words[1].lstrip("#"))
@@ -676,7 +987,11 @@ USAGE = """usage:
   %doctor dry-run ID      show what remedy ID would run, run nothing
   %doctor reject ID       decline remedy ID
   %doctor undo ID         undo remedy ID
-  %doctor wait SECONDS    how long to wait for a diagnosis after an error"""
+  %doctor show ID         incident ID's diagnosis (an agent's answer still being
+                          written is followed again)
+  %doctor wait SECONDS    how long to wait for a diagnosis after an error
+  %doctor agent-wait SECONDS
+                          how long to follow the agent's answer once it started"""
 
 # ---------------------------------------------------------------------------
 # IPython wiring

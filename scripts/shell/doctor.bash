@@ -13,6 +13,9 @@
 # (after VAR=value assignments) is a Python interpreter, that interpreter's
 # absolute path (--python), so that remedies install into it. Nothing else
 # leaves the shell, and nothing is sent for commands that succeed.
+# Command lines that start with the doctor command itself are not copied:
+# `doctor run` reports its command's errors, streams the agent's answer and
+# asks its questions on the terminal, which its stderr must then be.
 #
 # Settings (environment or shell variables, read at every prompt):
 #   DOCTOR_BIN                 the doctor command (default: `doctor` on PATH)
@@ -61,8 +64,9 @@ __doctor_trap_cmd() {
 __doctor_preexec() {
 	[[ $__doctor_armed == 1 && -z ${COMP_LINE-} && -z $__doctor_err ]] || return 0
 	__doctor_armed=0
-	__doctor_seq=$((__doctor_seq + 1))
 	__doctor_first=$BASH_COMMAND
+	__doctor_is_doctor "${__doctor_first%%[[:space:]]*}" && return 0
+	__doctor_seq=$((__doctor_seq + 1))
 	local f=$__doctor_dir/err.$__doctor_n p=$__doctor_dir/pipe.$__doctor_n
 	[[ -d $__doctor_dir ]] && { : >|"$f"; } 2>/dev/null || return 0
 	command mkfifo -m 600 -- "$p" 2>/dev/null || return 0
@@ -70,6 +74,11 @@ __doctor_preexec() {
 	exec {__doctor_err}>&2
 	exec 2>"$p" # the tee has it open for reading, or will at once
 	return 0
+}
+
+# Is word $1 the doctor command (doctor, or $DOCTOR_BIN by name or path)?
+__doctor_is_doctor() {
+	[[ $1 == doctor || (-n ${DOCTOR_BIN-} && ($1 == "$DOCTOR_BIN" || $1 == "${DOCTOR_BIN##*/}")) ]]
 }
 
 # The detached copier: stdin is the FIFO ($1), the copy goes to the shell's

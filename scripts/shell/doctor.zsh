@@ -13,7 +13,8 @@
 # the command's first word (after VAR=value assignments) is a Python
 # interpreter, that interpreter's absolute path (--python), so that remedies
 # install into it. Nothing else leaves the shell, and nothing is sent for
-# commands that succeed.
+# commands that succeed. Command lines that start with the doctor command
+# itself are not copied (doctor run reports, and asks, on the terminal).
 #
 # Settings (read at every prompt): DOCTOR_BIN, DOCTOR_SHELL_IGNORE (first
 # words never reported, glob patterns), DOCTOR_SHELL_IGNORE_STATUS (default
@@ -37,6 +38,11 @@ typeset -gi __doctor_seq=0   # command lines run; the copier of line N writes N 
 __doctor_preexec() {
 	[[ -z $__doctor_err && -d $__doctor_dir ]] || return 0
 	__doctor_line=$1
+	# the doctor command itself: its stderr stays the terminal (doctor run
+	# streams the agent's answer and asks its questions there)
+	local -a first=(${(z)1})
+	[[ ${first[1]} == doctor || ( -n ${DOCTOR_BIN-} &&
+	   ( ${first[1]} == $DOCTOR_BIN || ${first[1]} == ${DOCTOR_BIN:t} ) ) ]] && return 0
 	(( __doctor_seq++ ))
 	local f=$__doctor_dir/err.$__doctor_n
 	{ : >| $f } 2>/dev/null || return 0

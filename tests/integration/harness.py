@@ -298,6 +298,46 @@ class Pty:
         os.close(self.master)
 
 
+class ChatServer:
+    """tests/servers/openai_server.py (the LLM stand-in) on a free port, logging
+    each request to tmp/chat.log; url is its base URL, up to /v1."""
+
+    def __init__(self, tmp):
+        self.log = os.path.join(tmp, "chat.log")
+        self.proc = subprocess.Popen([sys.executable, os.path.join(SRC, "tests", "servers",
+                                                                   "openai_server.py"),
+                                      "--log", self.log], stdout=subprocess.PIPE)
+        line = self.proc.stdout.readline().decode()
+        if not line.startswith("PORT "):
+            self.stop()
+            raise RuntimeError("the chat server did not start: %r" % line)
+        self.url = "http://127.0.0.1:%d/v1" % int(line.split()[1])
+
+    def requests(self, model=None):
+        """The chat completion requests received (for model, if given)."""
+        try:
+            with open(self.log) as f:
+                reqs = [json.loads(line) for line in f]
+        except OSError:
+            return []
+        return [r for r in reqs if r["path"] == "/v1/chat/completions" and
+                (not model or (isinstance(r["body"], dict) and r["body"].get("model") == model))]
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+        self.proc.stdout.close()
+
+
+def llm_config(url, model, idle_timeout=60):
+    """A doctord configuration (YAML) asking the model at url, priced, for the
+    hooks' and the CLI's tests of the agent."""
+    return ("llm:\n  base_url: %s\n  model: \"%s\"\n  api_key_env: null\n"
+            "  timeout: 120\n  idle_timeout: %d\n  max_retries: 1\n  retry_after_cap: 1\n"
+            "  prices:\n    \"%s\": {input: 0.5, output: 1.5}\n"
+            "agent:\n  max_steps: 4\n  docs_k: 2\n" % (url, model, idle_timeout, model))
+
+
 class RpcError(Exception):
     def __init__(self, err):
         super().__init__("%s: %s" % (err.get("code"), err.get("message")))

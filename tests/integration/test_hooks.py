@@ -9,6 +9,18 @@ zsh run interactively on a pseudo-terminal with the hook sourced: a failing
 command becomes an incident, a succeeding one sends nothing, the terminal
 shows the shell's own messages, and nothing is left behind. What is not
 installed is skipped with the reason.
+
+Then the daemon gets an LLM (tests/servers/openai_server.py playing
+chat_scripts/hooks_agent.json and hooks_slow.json) and a small documentation
+index (tests/cases/hooks/docs): in a real kernel, driven message by message
+through jupyter_client, an error no plugin knows shows the agent's answer as
+it is written (one output updated in place, its first part before the rest
+is written), then the diagnosis citing widgets.md#calibration with its
+remedy's id; the same error again shows the cached diagnosis at once; an
+interrupt while the model writes stops the waiting only, says so, and
+%doctor show ID follows the run again; a bounded wait (%doctor agent-wait)
+gives up saying where to look. Terminal IPython on a pseudo-terminal prints
+the text as it comes, once. The shell hooks print nothing of the agent.
 """
 import json
 import os
@@ -20,7 +32,8 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BUILD, SLOW, SRC, Daemon, Pty, run_tests, wait_for  # noqa: E402
+from harness import (BUILD, SLOW, SRC, ChatServer, Daemon, Pty, llm_config, run_tests,  # noqa: E402
+                     wait_for)
 
 IPYDIR = os.path.join(SRC, "scripts", "ipython")
 EXTENSION = os.path.join(IPYDIR, "doctor_ipython.py")
@@ -31,7 +44,10 @@ SYSPY = "/usr/bin/python3"
 sys.path.insert(0, IPYDIR)
 import doctor_ipython  # noqa: E402  (stdlib only: importable anywhere)
 
-d = Daemon()
+d = Daemon(env={"OPENAI_BASE_URL": "", "OPENAI_MODEL": ""})
+CONFIG = os.path.join(d.tmp, "doctor.yaml")
+DOCS = os.path.join(SRC, "tests", "cases", "hooks", "docs")
+chat = {}
 
 # Run by /usr/bin/python3: execute cells in a real kernel, print the outputs.
 NB_RUNNER = r"""
@@ -45,6 +61,45 @@ nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
 km = KernelManager(kernel_name="doctor-test")
 NotebookClient(nb, km=km, timeout=60, startup_timeout=60, allow_errors=True).execute(env=dict(os.environ))
 print(json.dumps([c.get("outputs", []) for c in nb.cells]))
+"""
+
+
+# Run by /usr/bin/python3: one real kernel, its cells executed one by one
+# through jupyter_client, every IOPub message of a cell kept with the time it
+# arrived (seconds since the cell was sent). A cell with "interrupt_on" has
+# the kernel interrupted (as Jupyter's stop button does) once an output
+# shows that text.
+KERNEL_RUNNER = r"""
+import json, os, sys, time
+from jupyter_client import KernelManager
+cells = json.loads(sys.argv[1])
+km = KernelManager(kernel_name="doctor-test")
+km.start_kernel(env=dict(os.environ))
+kc = km.client()
+kc.start_channels()
+kc.wait_for_ready(timeout=60)
+results = []
+try:
+    for cell in cells:
+        t0 = time.monotonic()
+        msgs, state = [], {"interrupted": None}
+        def hook(msg, cell=cell, msgs=msgs, state=state, t0=t0):
+            kind = msg["msg_type"]
+            msgs.append({"t": time.monotonic() - t0, "type": kind, "content": msg["content"]})
+            want = cell.get("interrupt_on")
+            if (want and state["interrupted"] is None and
+                    kind in ("stream", "display_data", "update_display_data") and
+                    want in json.dumps(msg["content"])):
+                state["interrupted"] = time.monotonic() - t0
+                km.interrupt_kernel()
+        reply = kc.execute_interactive(cell["code"], output_hook=hook, timeout=cell.get("timeout", 120),
+                                       stop_on_error=False)
+        results.append({"status": reply["content"]["status"], "elapsed": time.monotonic() - t0,
+                        "interrupted": state["interrupted"], "msgs": msgs})
+finally:
+    kc.stop_channels()
+    km.shutdown_kernel(now=True)
+print(json.dumps(results))
 """
 
 
@@ -90,6 +145,42 @@ def run_notebook(cells, env):
     return json.loads(r.stdout)
 
 
+def run_kernel(cells, env):
+    """cells: [{"code", "interrupt_on"?, "timeout"?}] -> per cell {status, elapsed,
+    interrupted, msgs}."""
+    r = subprocess.run([SYSPY, "-c", KERNEL_RUNNER, json.dumps(cells)], capture_output=True, text=True,
+                       env=env, timeout=300 * SLOW)
+    if r.returncode != 0:
+        raise RuntimeError("kernel run failed:\n" + r.stderr[-4000:])
+    return json.loads(r.stdout)
+
+
+def plain(content):
+    return ((content.get("data") or {}).get("text/plain") or "") if isinstance(content, dict) else ""
+
+
+def final_outputs(msgs):
+    """The cell's outputs as a notebook keeps them: updates applied in place.
+    [(type, text/plain or stream text, display_id)]"""
+    outs = []
+    for m in msgs:
+        c = m["content"]
+        did = (c.get("transient") or {}).get("display_id")
+        if m["type"] == "stream":
+            outs.append(("stream", c.get("text", ""), None))
+        elif m["type"] == "display_data":
+            outs.append(("display", plain(c), did))
+        elif m["type"] == "update_display_data":
+            outs = [(k, plain(c), i) if i == did and did else (k, t, i) for k, t, i in outs]
+        elif m["type"] == "error":
+            outs.append(("error", c.get("ename", ""), None))
+    return outs
+
+
+def cell_text(msgs):
+    return "\n".join(t for _, t, _ in final_outputs(msgs))
+
+
 def texts(outputs, kind=None):
     """All text of a cell's outputs (streams and text/plain of displays)."""
     out = []
@@ -108,6 +199,9 @@ def find_incident(c, exception, name):
 
 
 def start(tap):
+    with open(CONFIG, "w") as f:
+        f.write("agent:\n  cache: true\n")     # no LLM until agent_setup
+    d.config = CONFIG
     d.start()
     tap.ok(True, "daemon started")
 
@@ -253,6 +347,162 @@ def enable_disable(tap):
     tap.ok(r.returncode == 1 and os.path.exists(startup), "also by --disable")
 
 
+# ---------------------------------------------------------------- the agent
+
+def configure(tap, model):
+    with open(CONFIG, "w") as f:
+        f.write(llm_config(chat["server"].url, model))
+    r = d.doctor("reload")
+    tap.ok(r.returncode == 0, "the daemon asks %s now" % model, r.stderr)
+
+
+def agent_setup(tap):
+    chat["server"] = ChatServer(d.tmp)
+    r = d.doctor("index", DOCS)
+    tap.ok(r.returncode == 0, "the test documentation is indexed", r.stderr)
+    configure(tap, "script:hooks_agent")
+
+
+def live_updates(msgs):
+    """[(time, text/plain)] of the live output: its display and its updates."""
+    did = None
+    out = []
+    for m in msgs:
+        c = m["content"]
+        if m["type"] == "display_data" and "asking script:" in plain(c):
+            did = (c.get("transient") or {}).get("display_id")
+            out.append((m["t"], plain(c)))
+        elif m["type"] == "update_display_data" and did and (c.get("transient") or {}).get("display_id") == did:
+            out.append((m["t"], plain(c)))
+    return out
+
+
+def remedy_ids(text):
+    import re
+    return [int(x) for x in re.findall(r"\[(\d+)\] Recalibrate the flux widget", text)]
+
+
+def agent_notebook(tap):
+    why = notebook_tools()
+    if why:
+        tap.skip("the agent's answer in a notebook", why)
+        return
+    name = "hooks-agent-%s.ipynb" % uuid.uuid4().hex[:8]
+    define = ("class FluxWidgetError(Exception):\n    pass\n\n"
+              "def read_widget():\n    raise FluxWidgetError('calibration drifted by 3 units')\n")
+    cells = run_kernel([{"code": "%load_ext doctor_ipython"}, {"code": define},
+                        {"code": "read_widget()"}, {"code": "read_widget()"},
+                        {"code": "print(1 + 1)"}], kernel_env({"JPY_SESSION_NAME": name}))
+    first, again = cells[2], cells[3]
+    outs = final_outputs(first["msgs"])
+    tap.eq([t for k, t, _ in outs if k == "error"], ["FluxWidgetError"],
+           "agent: the cell shows its error as usual")
+    live = live_updates(first["msgs"])
+    tap.ok(len(live) >= 3, "agent: one output shown at once and updated as the model writes", live)
+    part = [t for t, text in live if "The flux wid" in text and "Recalibrate it" not in text]
+    whole = [t for t, text in live if "Recalibrate it, then run the cell again." in text]
+    tap.ok(part and whole and whole[0] - part[0] >= 1.0,
+           "agent: the first part of the answer shows before the rest is written", live)
+    tap.ok(live and "Checking what a drifted calibration means." in live[-1][1],
+           "agent: the text of every turn stays in that output", live[-1:] if live else live)
+    boxes = [t for k, t, _ in outs if k == "display" and t.startswith("doctor: incident #")]
+    box = boxes[-1] if boxes else ""
+    tap.ok("The flux widget lost its calibration." in box and "agent" in box,
+           "agent: then the diagnosis, by the agent", box)
+    tap.ok("see: widgets.md#calibration" in box, "agent: citing the page it read (page#anchor)", box)
+    ids = remedy_ids(box)
+    tap.ok(len(ids) == 1 and ("%%doctor confirm %d" % ids[0]) in box,
+           "agent: its remedy with the id to confirm it", box)
+    tap.ok("Its zero point moved" not in box, "agent: the streamed answer is not repeated in the box", box)
+    tap.ok("2300+85 tokens" in box and "$0.00127" in box, "agent: tokens and cost", box)
+    tap.eq(first["status"], "error", "agent: the cell still ends in its error")
+    c = d.client()
+    inc = find_incident(c, "FluxWidgetError", name)
+    c.close()
+    tap.ok(inc and ("incident #%d" % inc["id"]) in box, "agent: the box names the incident", inc)
+    # the same error again: the diagnosis is there already, no waiting
+    again_box = cell_text(again["msgs"])
+    tap.ok(again["elapsed"] < 1.5 * SLOW and not live_updates(again["msgs"]),
+           "agent: the same error again shows at once (%.2f s)" % again["elapsed"], again_box)
+    tap.ok("The flux widget lost its calibration." in again_box and remedy_ids(again_box) == ids
+           and "see: widgets.md#calibration" in again_box,
+           "agent: with the same diagnosis, citation and remedy", again_box)
+    tap.eq(cell_text(cells[4]["msgs"]), "2\n", "agent: the next cell runs normally")
+    tap.eq(len(chat["server"].requests("script:hooks_agent")), 2,
+           "agent: two requests for the first error, none for the second")
+
+
+def agent_interrupt(tap):
+    why = notebook_tools()
+    if why:
+        tap.skip("interrupting the wait for the agent", why)
+        return
+    configure(tap, "script:hooks_slow")
+    name = "hooks-slow-%s.ipynb" % uuid.uuid4().hex[:8]
+    show = ("import doctor_ipython\n"
+            "get_ipython().run_line_magic('doctor', 'show %d' % doctor_ipython.status()['last_incident']['id'])")
+    cells = run_kernel([{"code": "%load_ext doctor_ipython"},
+                        {"code": "%doctor agent-wait 2\nraise ValueError('slow widget number 1')"},
+                        {"code": "%doctor agent-wait 60\nraise RuntimeError('slow widget number 2')",
+                         "interrupt_on": "Thinking about"},
+                        {"code": show}], kernel_env({"JPY_SESSION_NAME": name}))
+    bounded, stopped, shown = cells[1], cells[2], cells[3]
+    text = cell_text(bounded["msgs"])
+    tap.ok("still diagnosing after 2 s" in text and "%doctor show" in text and bounded["elapsed"] < 8 * SLOW,
+           "agent-wait: the wait gives up after 2 s, saying where the diagnosis will be "
+           "(%.1f s)" % bounded["elapsed"], text)
+    text = cell_text(stopped["msgs"])
+    tap.ok(stopped["interrupted"] is not None and stopped["elapsed"] - stopped["interrupted"] < 3 * SLOW,
+           "interrupt: the kernel interrupt ends the wait at once", stopped)
+    tap.ok("stopped waiting; the diagnosis continues in the daemon" in text and "%doctor show" in text
+           and "doctor show" in text, "interrupt: the cell says the diagnosis continues and where", text)
+    tap.eq([t for k, t, _ in final_outputs(stopped["msgs"]) if k == "error"], ["RuntimeError"],
+           "interrupt: the cell's own error is still shown")
+    text = cell_text(shown["msgs"])
+    tap.ok("Thinking about this error for a long while. The rest of the answer comes much later." in text
+           and "answer of script:hooks_slow" in text,
+           "%doctor show ID follows the run again to its end", text)
+
+
+def agent_terminal(tap):
+    why = notebook_tools()
+    if why:
+        tap.skip("the agent's answer in terminal IPython", why)
+        return
+    configure(tap, "script:hooks_agent")
+    env = kernel_env({"TERM": "dumb"})
+    ipy = Pty([SYSPY, "-m", "IPython", "--simple-prompt", "--no-banner", "--colors=NoColor",
+               "--no-confirm-exit"], env)
+    try:
+        tap.ok(ipy.wait_for("In [1]:", 30), "terminal IPython starts", ipy.out[-2000:])
+        ipy.write("%load_ext doctor_ipython\n")
+        ipy.wait_for("In [2]:", 10)
+        start = len(ipy.out)
+        ipy.write("raise ArithmeticError('the flux gauge drifted by 7 units')\n")
+        seen = {}
+        end = time.time() + 30 * SLOW
+        while time.time() < end and "prompt" not in seen:
+            ipy.pump(0.02)
+            tail = ipy.out[start:]
+            for key, text in (("part", b"The flux wid"), ("whole", b"then run the cell again."),
+                              ("prompt", b"In [3]:")):
+                if key not in seen and text in tail:
+                    seen[key] = time.time()
+        out = ipy.out[start:].decode("utf-8", "replace")
+        tap.ok("asking script:hooks_agent" in out and "ArithmeticError" in out,
+               "terminal: the traceback, then the agent is asked", out)
+        tap.ok("part" in seen and "whole" in seen and seen["whole"] - seen["part"] >= 1.0,
+               "terminal: the answer is printed as it is written", out)
+        tap.eq(out.count("Its zero point moved"), 1, "terminal: the answer is printed once")
+        tap.ok("see: widgets.md#calibration" in out and remedy_ids(out) and
+               "%%doctor confirm %d" % remedy_ids(out)[0] in out,
+               "terminal: then the citation and the remedy's id", out)
+        ipy.write("exit\n")
+        tap.ok(wait_for(lambda: ipy.proc.poll() is not None, 10), "terminal IPython exits")
+    finally:
+        ipy.close()
+
+
 class PtyShell(Pty):
     """An interactive shell on a pseudo-terminal, typed into line by line."""
 
@@ -347,6 +597,38 @@ def shell_hook(tap, shell, argv, hook, not_found):
                    "%s: a python command sends its interpreter's absolute path" % label)
         else:
             tap.skip("%s: a python command sends its interpreter" % label, "no %s" % SYSPY)
+        if chat.get("server") and os.access(SYSPY, os.X_OK):
+            # an error only the agent knows: the hook sends it, the agent
+            # answers in the daemon, and the terminal shows nothing of it
+            msg = "shell agent check %s" % shell
+            mark = len(sh.out)
+            sh.type("python3 -c 'raise LookupError(\"%s\")'" % msg)
+            ainc = wait_for(lambda: [i for i in c.call("incident.list", {"exception": "LookupError"})[
+                "incidents"] if msg in i["message"]], 10)
+            runs = wait_for(lambda: ainc and [r for r in c.call("incident.get", {"id": ainc[0]["id"]})[
+                "incident"].get("runs", []) if r["state"] != "running"], 20)
+            tap.ok(runs and runs[-1]["state"] == "done",
+                   "%s: the agent diagnosed an error the hook sent" % label, runs)
+            sh.type("echo after-agent")
+            seen = sh.out[mark:].decode("utf-8", "replace")
+            tap.ok("after-agent" in seen and "doctor" not in seen.replace("doctor.bash", "")
+                   and "flux" not in seen and "asking" not in seen,
+                   "%s: the shell shows nothing of the agent's work" % label, seen)
+            # doctor run in the hooked shell: not copied by the hook, so its
+            # stderr is the terminal: the answer streams and it asks
+            mark = len(sh.out)
+            sh.write("doctor run -- python3 -c 'raise LookupError(\"shell doctor run %s\")'\n" % shell)
+            asked = sh.wait_for("? [y/N]", 30, start=mark)
+            seen = sh.out[mark:].decode("utf-8", "replace")
+            tap.ok(asked and "asking script:hooks_agent" in seen and "Its zero point moved" in seen,
+                   "%s: doctor run streams the agent's answer and asks on the terminal" % label, seen)
+            sh.type("n")
+            seen = sh.out[mark:].decode("utf-8", "replace")
+            tap.ok("to run it later: doctor confirm" in seen, "%s: and no is no" % label, seen)
+            names = [i["source"]["name"] for i in c.call("incident.list", {"exception": "LookupError"})[
+                "incidents"] if "shell doctor run %s" % shell in i["message"]]
+            tap.ok(len(names) == 1 and names[0].startswith("python3"),
+                   "%s: the error reported once, by doctor run, not by the hook" % label, names)
         names = [i["source"]["name"] for i in c.call("incident.list", {"limit": 1000})["incidents"] if i["source"]]
         tap.ok(not any("zzz-ok" in n or "hook-ok" in n for n in names),
                "%s: nothing was sent for commands that succeeded" % label, names)
@@ -375,9 +657,11 @@ def zsh(tap):
 
 
 def stop(tap):
+    if chat.get("server"):
+        chat["server"].stop()
     tap.eq(d.stop(), 0, "daemon exits cleanly")
     d.cleanup()
 
 
 run_tests([start, render, notebook, notebook_diagnosis, notebook_without_daemon, enable_disable,
-           bash, zsh, stop])
+           agent_setup, agent_notebook, agent_interrupt, agent_terminal, bash, zsh, stop])
