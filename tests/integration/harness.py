@@ -299,28 +299,28 @@ class Pty:
 
 
 class ChatServer:
-    """tests/servers/openai_server.py (the LLM stand-in) on a free port, logging
-    each request to tmp/chat.log; url is its base URL, up to /v1."""
+    """tests/servers/openai_server.py (the LLM and embeddings stand-in) on a free
+    port, logging each request to tmp/<log>; url is its base URL, up to /v1."""
 
-    def __init__(self, tmp):
-        self.log = os.path.join(tmp, "chat.log")
+    def __init__(self, tmp, log="chat.log"):
+        self.log = os.path.join(tmp, log)
         self.proc = subprocess.Popen([sys.executable, os.path.join(SRC, "tests", "servers",
                                                                    "openai_server.py"),
                                       "--log", self.log], stdout=subprocess.PIPE)
         line = self.proc.stdout.readline().decode()
         if not line.startswith("PORT "):
             self.stop()
-            raise RuntimeError("the chat server did not start: %r" % line)
+            raise RuntimeError("the test server did not start: %r" % line)
         self.url = "http://127.0.0.1:%d/v1" % int(line.split()[1])
 
-    def requests(self, model=None):
-        """The chat completion requests received (for model, if given)."""
+    def requests(self, model=None, path="/v1/chat/completions"):
+        """The requests received on path (None: any), for model if given."""
         try:
             with open(self.log) as f:
                 reqs = [json.loads(line) for line in f]
         except OSError:
             return []
-        return [r for r in reqs if r["path"] == "/v1/chat/completions" and
+        return [r for r in reqs if (not path or r["path"] == path) and
                 (not model or (isinstance(r["body"], dict) and r["body"].get("model") == model))]
 
     def stop(self):

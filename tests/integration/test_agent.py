@@ -21,12 +21,11 @@ daemon keeps serving other clients all along.
 import json
 import os
 import sqlite3
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import SLOW, SRC, Daemon, RpcError, run_tests, wait_for  # noqa: E402
+from harness import SLOW, SRC, ChatServer, Daemon, RpcError, run_tests, wait_for  # noqa: E402
 
 CORPUS = os.environ.get("DOCTOR_CORPUS", os.path.join(SRC, "..", "shared", "corpus", "ray-docs"))
 NO_LLM = -32015
@@ -63,37 +62,6 @@ OUTPUT = (
 ) % (AWS_SECRET, GH_TOKEN, ENV_TOKEN, DB_PASSWORD)
 
 RAY_PAGE = "ray-core/fault_tolerance/objects.rst"
-
-
-class ChatServer:
-    """tests/servers/openai_server.py on a free port, logging each request."""
-
-    def __init__(self, tmp):
-        self.log = os.path.join(tmp, "chat.log")
-        self.proc = subprocess.Popen([sys.executable, os.path.join(SRC, "tests", "servers",
-                                                                   "openai_server.py"),
-                                      "--log", self.log], stdout=subprocess.PIPE)
-        line = self.proc.stdout.readline().decode()
-        if not line.startswith("PORT "):
-            self.stop()
-            raise RuntimeError("the chat server did not start: %r" % line)
-        self.url = "http://127.0.0.1:%d/v1" % int(line.split()[1])
-
-    def requests(self, model=None):
-        try:
-            with open(self.log) as f:
-                reqs = [json.loads(line) for line in f]
-        except OSError:
-            return []
-        reqs = [r for r in reqs if r["path"] == "/v1/chat/completions"]
-        if model:
-            reqs = [r for r in reqs if isinstance(r["body"], dict) and r["body"].get("model") == model]
-        return reqs
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(10)
-        self.proc.stdout.close()
 
 
 d = Daemon(env={"AGENT_TEST_KEY": KEY, "DOCTOR_TEST_SERVICE_TOKEN": ENV_TOKEN})

@@ -19,7 +19,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import DOCTOR, SLOW, SRC, Daemon, Pty, RpcError, run_tests, wait_for  # noqa: E402
+from harness import DOCTOR, SLOW, SRC, ChatServer, Daemon, Pty, RpcError, run_tests, wait_for  # noqa: E402
 
 CORPUS = os.environ.get("DOCTOR_CORPUS", os.path.join(SRC, "..", "shared", "corpus", "ray-docs"))
 RAY_QUESTIONS = os.path.join(SRC, "tests", "retrieval", "ray_questions.jsonl")
@@ -293,33 +293,6 @@ def evaluate_small(tap):
     tap.eq(d.doctor("eval", "retrieval", "--k", "0,3", path).returncode, 2, "a bad --k: exit 2")
 
 
-class EmbeddingsServer:
-    """tests/servers/openai_server.py on a free port, logging each request."""
-
-    def __init__(self, tmp):
-        self.log = os.path.join(tmp, "embeddings.log")
-        self.proc = subprocess.Popen([sys.executable, os.path.join(SRC, "tests", "servers",
-                                                                   "openai_server.py"),
-                                      "--log", self.log], stdout=subprocess.PIPE)
-        line = self.proc.stdout.readline().decode()
-        if not line.startswith("PORT "):
-            self.stop()
-            raise RuntimeError("the embeddings server did not start: %r" % line)
-        self.url = "http://127.0.0.1:%d/v1" % int(line.split()[1])
-
-    def requests(self):
-        try:
-            with open(self.log) as f:
-                return [json.loads(line) for line in f]
-        except OSError:
-            return []
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(10)
-        self.proc.stdout.close()
-
-
 def embeddings_config(path, url, model):
     with open(path, "w") as f:
         f.write("docs:\n  embeddings:\n    base_url: %s\n    model: %s\n"
@@ -331,7 +304,7 @@ def embeddings(tap):
     """A second daemon whose config names an embeddings endpoint: dense retrieval
     fused with BM25, and a lexical fallback with a warning when the endpoint fails."""
     e = Daemon(env={"DOCS_TEST_KEY": "sk-docs-test"})
-    server = EmbeddingsServer(e.tmp)
+    server = ChatServer(e.tmp, "embeddings.log")
     try:
         cfg = os.path.join(e.tmp, "doctor.yaml")
         embeddings_config(cfg, server.url, "bag")
@@ -342,7 +315,7 @@ def embeddings(tap):
         tap.ok(res.get("embedded", 0) == res.get("chunks", -1) > 0,
                "every chunk is embedded: %r" % {k: res.get(k) for k in ("chunks", "embedded")},
                r.stderr)
-        reqs = [q for q in server.requests() if q["path"] == "/v1/embeddings"]
+        reqs = server.requests(path="/v1/embeddings")
         tap.ok(reqs and all(q["body"].get("encoding_format") == "base64" and
                             len(q["body"]["input"]) <= 4 for q in reqs),
                "in batches of 4, base64-encoded, as configured (%d requests)" % len(reqs))
@@ -384,7 +357,7 @@ def slow_endpoint(tap, e, server, cfg):
         c.send({"jsonrpc": "2.0", "id": 1, "method": "docs.search",
                 "params": {"query": "zorblax cache %d" % i, "k": 3}})
         waiting.append(c)
-    asked = wait_for(lambda: sum(1 for q in server.requests()
+    asked = wait_for(lambda: sum(1 for q in server.requests(path=None)
                                  if q["body"].get("model") == "slow") >= 6, timeout=10)
     tap.ok(asked, "six searches wait on the slow endpoint")
     t0 = time.monotonic()

@@ -21,6 +21,10 @@ void openai_child_stop(void);
 const char *openai_child_url(void);
 int openai_child_port(void);
 
+/* A loopback TCP port nothing listens on (bound, read, closed): for a
+ * refused connection. 0 if none could be had. */
+int openai_child_free_port(void);
+
 /* Every request logged so far, as a JSON array (new reference), each
  * {"path", "headers", "body"}; how many there are. */
 json_t *openai_child_log(void);

@@ -374,22 +374,6 @@ static void test_timeout(void)
 	       t0);
 }
 
-/* A port nobody listens on: bind, note it, close. */
-static int closed_port(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET,
-				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof sa;
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port = 0;
-
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-		port = ntohs(sa.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return port;
-}
-
 static void test_connection_refused(void)
 {
 	const char *one[1] = { "anyone there" };
@@ -400,7 +384,7 @@ static void test_connection_refused(void)
 	double t0;
 	int rc;
 
-	snprintf(url, sizeof url, "http://127.0.0.1:%d/v1", closed_port());
+	snprintf(url, sizeof url, "http://127.0.0.1:%d/v1", openai_child_free_port());
 	c.base_url = url;
 	setenv(KEY_VAR, SECRET, 1);
 	t0 = now_s();

@@ -29,6 +29,7 @@
 
 #include "tap.h"
 #include "llm_client.h"
+#include "loop_util.h"
 #include "openai_child.h"
 
 #define KEY_VAR "DOCTOR_TEST_LLM_KEY"
@@ -189,26 +190,6 @@ static int chat(const struct llm_endpoint *ep, const char *model, bool stream, s
 	if (rc == 0)
 		wait_done(&loop, o);
 	return rc;
-}
-
-/* Run the loop for ms milliseconds. */
-static void on_pause(uv_timer_t *t)
-{
-	*(bool *)t->data = true;
-}
-
-static void run_for(uv_loop_t *l, long ms)
-{
-	uv_timer_t t;
-	bool over = false;
-
-	uv_timer_init(l, &t);
-	t.data = &over;
-	uv_timer_start(&t, on_pause, (uint64_t)ms, 0);
-	while (!over)
-		uv_run(l, UV_RUN_ONCE);
-	uv_close((uv_handle_t *)&t, NULL);
-	uv_run(l, UV_RUN_NOWAIT);
 }
 
 /* ================================================================ the log */
@@ -577,27 +558,13 @@ static void test_broken_answers(void)
 	outcome_release(&o);
 }
 
-static int free_port(void)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof a;
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port = 0;
-
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-		port = ntohs(a.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return port;
-}
-
 static void test_refused(void)
 {
 	struct llm_endpoint ep = endpoint();
 	struct outcome o;
 	char url[64];
 
-	snprintf(url, sizeof url, "http://user:pw@127.0.0.1:%d/v1/?q=1", free_port());
+	snprintf(url, sizeof url, "http://user:pw@127.0.0.1:%d/v1/?q=1", openai_child_free_port());
 	ep.base_url = url;
 	ep.max_retries = 2;
 	outcome_init(&o);

@@ -32,6 +32,7 @@
 #include "tap.h"
 #include "embed.h"
 #include "llm_embed.h"
+#include "loop_util.h"
 #include "openai_child.h"
 
 #define KEY_VAR "DOCTOR_TEST_LLM_EMBED_KEY"
@@ -141,26 +142,6 @@ static int embed(const struct llm_endpoint *ep, const char *model, const char *c
 	if (rc == 0)
 		wait_done(&loop, o);
 	return rc;
-}
-
-static void on_pause(uv_timer_t *t)
-{
-	*(bool *)t->data = true;
-}
-
-/* Run the loop for ms milliseconds. */
-static void run_for(uv_loop_t *l, long ms)
-{
-	uv_timer_t t;
-	bool over = false;
-
-	uv_timer_init(l, &t);
-	t.data = &over;
-	uv_timer_start(&t, on_pause, (uint64_t)ms, 0);
-	while (!over)
-		uv_run(l, UV_RUN_ONCE);
-	uv_close((uv_handle_t *)&t, NULL);
-	uv_run(l, UV_RUN_NOWAIT);
 }
 
 /* ================================================================ the log */
@@ -432,20 +413,6 @@ static void test_timeout(void)
 	outcome_release(&o);
 }
 
-static int free_port(void)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof a;
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port = 0;
-
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-		port = ntohs(a.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return port;
-}
-
 static void test_refused(void)
 {
 	const char *texts[1] = { "nobody there" };
@@ -453,7 +420,7 @@ static void test_refused(void)
 	struct outcome o = { 0 };
 	char url[80];
 
-	snprintf(url, sizeof url, "http://user:pw@127.0.0.1:%d/v1/?q=1", free_port());
+	snprintf(url, sizeof url, "http://user:pw@127.0.0.1:%d/v1/?q=1", openai_child_free_port());
 	ep.base_url = url;
 	embed(&ep, NULL, texts, 1, false, 0, &o);
 	tap_is_int(o.error.kind, LLM_ERR_CONNECT, "refused: a connection error");
