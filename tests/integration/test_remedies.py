@@ -69,7 +69,7 @@ def setup(tap):
     with open(os.path.join(tplugins, "hang.lua"), "w") as f:
         f.write('return { name = "test.hang", version = "1", match = { exception = "HangForTest" },\n'
                 '  diagnose = function(i, ctx) return { summary = "hangs", confidence = 1,\n'
-                '    remedies = {{ key = "hang", title = "sleep forever", argv = {"sleep", "300"},\n'
+                '    remedies = {{ key = "hang", title = "sleep forever", argv = {"sleep", "299.123"},\n'
                 '                  changes_system = false, timeout = 1 }} } end }\n')
     # and one whose remedy only prints, for `doctor watch`
     with open(os.path.join(tplugins, "echo.lua"), "w") as f:
@@ -323,7 +323,8 @@ def hanging_remedy(tap):
     run = d.doctor("confirm", str(rem[0]["id"]), timeout=60)
     tap.eq(run.returncode, 1, "it fails")
     tap.ok(b"timed_out" in run.stderr, "by its timeout", run.stderr)
-    alive = subprocess.run(["pgrep", "-f", "^sleep 300$"], capture_output=True)
+    # an odd duration, so that no other `sleep 300` on the machine matches
+    alive = subprocess.run(["pgrep", "-f", "^sleep 299.123$"], capture_output=True)
     tap.ok(alive.returncode != 0, "the hanging process is gone")
     tap.eq(c.call("hello")["server"], "doctord", "the daemon carries on")
     c.close()
