@@ -209,6 +209,24 @@ static int drop_file(struct run *r, int64_t id)
 	return rc;
 }
 
+/* Files ids[0..n), gone from disk, deleted in one transaction and
+ * counted as removed. */
+static int drop_files(struct run *r, const int64_t *ids, size_t n)
+{
+	size_t i;
+	int rc = ix_begin(r->ix);
+
+	for (i = 0; rc == 0 && i < n; i++)
+		rc = delete_file(r->ix, ids[i], false);
+	if (rc == 0)
+		rc = commit_changes(r);
+	if (rc < 0)
+		ix_rollback(r->ix);
+	else
+		r->stats->removed += n;
+	return rc;
+}
+
 /* ------------------------------------------------------------ roots, scopes */
 
 static int load_roots(struct run *r)
@@ -357,7 +375,7 @@ static int stale_files(struct run *r)
 	sqlite3_stmt *stmt = NULL;
 	int64_t *gone = NULL, *v, root_id, last_root = 0;
 	bool root_ok = false;
-	size_t ngone = 0, i;
+	size_t ngone = 0;
 	const char *root;
 	struct stat sb;
 	int rc;
@@ -394,17 +412,8 @@ static int stale_files(struct run *r)
 	}
 	rc = rc == SQLITE_DONE ? 0 : rc > 0 ? ix_fail(r->ix, rc) : rc;
 	sqlite3_reset(stmt);
-	if (rc == 0 && ngone) {
-		rc = ix_begin(r->ix);
-		for (i = 0; rc == 0 && i < ngone; i++)
-			rc = delete_file(r->ix, gone[i], false);
-		if (rc == 0)
-			rc = commit_changes(r);
-		if (rc < 0)
-			ix_rollback(r->ix);
-		else
-			r->stats->removed += ngone;
-	}
+	if (rc == 0 && ngone)
+		rc = drop_files(r, gone, ngone);
 	free(gone);
 	return rc;
 }
@@ -828,7 +837,7 @@ static int remove_gone(struct run *r, const struct walk_scope *s)
 {
 	sqlite3_stmt *stmt = NULL;
 	int64_t *gone = NULL, *v;
-	size_t n = 0, i, sublen = strlen(s->sub);
+	size_t n = 0, sublen = strlen(s->sub);
 	const char *rel;
 	int rc;
 
@@ -852,17 +861,8 @@ static int remove_gone(struct run *r, const struct walk_scope *s)
 	}
 	rc = rc == SQLITE_DONE ? 0 : rc > 0 ? ix_fail(r->ix, rc) : rc;
 	sqlite3_reset(stmt);
-	if (rc == 0 && n) {
-		rc = ix_begin(r->ix);
-		for (i = 0; rc == 0 && i < n; i++)
-			rc = delete_file(r->ix, gone[i], false);
-		if (rc == 0)
-			rc = commit_changes(r);
-		if (rc < 0)
-			ix_rollback(r->ix);
-		else
-			r->stats->removed += n;
-	}
+	if (rc == 0 && n)
+		rc = drop_files(r, gone, n);
 	free(gone);
 	return rc;
 }

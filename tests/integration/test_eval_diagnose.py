@@ -4,9 +4,9 @@ The shipped case set (tests/eval/diagnose_cases.jsonl) is replayed through a
 doctord with the shipped plugins and no LLM: detection and the rule stages
 have real figures, printed in this log. Every output without an error must
 stay quiet, every error be detected with its exception, every remedy a
-plugin knows be proposed and the page the ray plugin cites be found; the
-few known gaps are TAP TODO checks that turn into failures (XPASS) once
-fixed. Then the report's shape (JSON and the table), the same error in two
+plugin knows be proposed and the page the ray plugin cites be found (a
+known gap, listed in KNOWN_GAPS, would be a TAP TODO check that turns into
+a failure, XPASS, once fixed; there is none today). Then the report's shape (JSON and the table), the same error in two
 cases (one incident, counted twice), the wait for an agent that never comes
 (--agent with a short --timeout), malformed lines, usage errors and no
 daemon. Last, a second daemon whose LLM is the local test server playing

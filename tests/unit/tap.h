@@ -8,6 +8,8 @@
 #ifndef DOCTOR_TAP_H
 #define DOCTOR_TAP_H
 
+#include <dirent.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,6 +83,30 @@ static char *tap_read_file(const char *path, size_t *len)
 	if (len)
 		*len = got;
 	return buf;
+}
+
+/* Run fn on each case folder of root/suite (tests/cases/<suite>/<case>/),
+ * in name order, with its path and its name; a check that some were found.
+ * For the data-driven tests. */
+__attribute__((unused))
+static void tap_each_case(const char *root, const char *suite,
+			  void (*fn)(const char *dir, const char *name))
+{
+	char dir[PATH_MAX], sub[PATH_MAX];
+	struct dirent **names;
+	int n, i;
+
+	snprintf(dir, sizeof dir, "%s/%s", root, suite);
+	n = scandir(dir, &names, NULL, alphasort);
+	tap_ok(n > 2, "cases found in %s", dir);
+	for (i = 0; i < n; i++) {
+		if (names[i]->d_name[0] != '.' &&
+		    (size_t)snprintf(sub, sizeof sub, "%s/%s", dir, names[i]->d_name) < sizeof sub)
+			fn(sub, names[i]->d_name);
+		free(names[i]);
+	}
+	if (n >= 0)
+		free(names);
 }
 
 /* Print the plan and return the exit status for main(). */

@@ -138,24 +138,7 @@ out:
 
 static void run_cases(const char *root)
 {
-	char *dir = NULL, *sub = NULL;
-	struct dirent **names;
-	int n, i;
-
-	if (asprintf(&dir, "%s/docs", root) < 0)
-		return;
-	n = scandir(dir, &names, NULL, alphasort);
-	tap_ok(n > 2, "cases found in %s", dir);
-	for (i = 0; i < n; i++) {
-		if (names[i]->d_name[0] != '.' && asprintf(&sub, "%s/%s", dir, names[i]->d_name) >= 0) {
-			run_case(sub, names[i]->d_name);
-			free(sub);
-		}
-		free(names[i]);
-	}
-	if (n >= 0)
-		free(names);
-	free(dir);
+	tap_each_case(root, "docs", run_case);
 }
 
 static void check_anchor(const char *title, const char *want)
